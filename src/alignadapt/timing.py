@@ -1,0 +1,62 @@
+"""Seconds <-> timestamp classes, and the label layout the aligner is trained on.
+
+The aligner classifies every `<timestamp>` slot into one of `num_labels` classes; class k
+means k x `class_ms` milliseconds (80 ms in the released model). Slot 2i is unit i's start,
+slot 2i+1 its end. These functions are pure so they are tested without a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+IGNORE_INDEX = -100  # the value torch's cross-entropy skips
+
+
+def seconds_to_class(seconds: float, class_ms: float) -> int:
+    """Nearest class for a time in seconds (round half away from zero, as a user would)."""
+    return int(seconds * 1000.0 / class_ms + 0.5)
+
+
+def class_to_seconds(cls: float, class_ms: float) -> float:
+    return float(cls) * class_ms / 1000.0
+
+
+def flatten_spans(spans: Sequence[Sequence[float]]) -> list[float]:
+    """[[s0, e0], [s1, e1], ...] -> [s0, e0, s1, e1, ...]: the order of the slots."""
+    return [float(t) for span in spans for t in span]
+
+
+def slot_labels(
+    input_ids: torch.Tensor,
+    timestamp_token_id: int,
+    spans: Sequence[Sequence[Sequence[float]]],
+    class_ms: float,
+    num_labels: int,
+) -> torch.Tensor:
+    """Labels for a batch: -100 everywhere but the `<timestamp>` slots, which hold classes.
+
+    `spans[b]` holds the reference [start, end] of every unit of utterance b, in order.
+    Raises ValueError when a row's slot count differs from 2 x its units or a time
+    falls outside what `num_labels` classes can express.
+    """
+    labels = torch.full_like(input_ids, IGNORE_INDEX)
+    for row, row_spans in enumerate(spans):
+        slots = (input_ids[row] == timestamp_token_id).nonzero(as_tuple=True)[0]
+        times = flatten_spans(row_spans)
+        if len(slots) != len(times):
+            raise ValueError(
+                f"row {row}: {len(slots)} <timestamp> slots in the prompt but {len(times)} "
+                "reference times; the units were not split by the processor's splitter"
+            )
+        classes = [seconds_to_class(t, class_ms) for t in times]
+        if classes and max(classes) >= num_labels:
+            limit = (num_labels - 1) * class_ms / 1000.0
+            raise ValueError(
+                f"row {row}: a time of {max(times):.2f} s is past the last class "
+                f"({limit:.2f} s with {num_labels} classes of {class_ms:g} ms); "
+                "cut long recordings into shorter segments (data.max_duration)"
+            )
+        labels[row, slots] = torch.tensor(classes, dtype=labels.dtype)
+    return labels
