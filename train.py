@@ -45,7 +45,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], Path]:
     out_dir = Path(cfg.paths.output_dir)
 
     module_cfg = model_kwargs(cfg.model)
-    module: AlignerModule = instantiate(module_cfg, lora=OmegaConf.to_container(cfg.lora, resolve=True))
+    module: AlignerModule = instantiate(
+        module_cfg, lora=OmegaConf.to_container(cfg.lora, resolve=True), _convert_="all"
+    )
     datamodule = instantiate(cfg.data)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
@@ -54,12 +56,14 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], Path]:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     if cfg.train:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(
+            module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
+        )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
     if cfg.get("test") and cfg.data.get("test_manifest"):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=False)
+        trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
 
     if trainer.is_global_zero and not cfg.trainer.get("fast_dev_run"):
@@ -71,7 +75,13 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], Path]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics, _ = train(cfg)
+    try:
+        metrics, _ = train(cfg)
+    finally:
+        import wandb  # close the W&B run even when training fails, so it is not left "running"
+
+        if wandb.run is not None:
+            wandb.finish()
     metric = cfg.get("optimized_metric")
     return metrics.get(metric) if metric else None
 

@@ -34,18 +34,31 @@ def split_units(processor: Qwen3ASRProcessor, text: str, language: str | None) -
     return processor.split_words_for_alignment(text, language)
 
 
-def build_inputs(processor: Qwen3ASRProcessor, audios: list[np.ndarray], unit_lists: list[list[str]]):
+def build_inputs(
+    processor: Qwen3ASRProcessor, audios: list[np.ndarray], unit_lists: list[list[str]]
+):
     """Processor inputs for a batch from already-split units (the prompt the aligner expects).
 
     Same conversation as `processor.prepare_forced_aligner_inputs`, but the units come from
     the one split made when the line was read, so labels and prompt can never disagree.
     """
     conversations = [
-        [{"role": "user", "content": [{"type": "audio", "audio": audio}, *({"type": "text", "text": u} for u in units)]}]
-        for audio, units in zip(audios, unit_lists)
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "audio", "audio": audio},
+                    *({"type": "text", "text": u} for u in units),
+                ],
+            }
+        ]
+        for audio, units in zip(audios, unit_lists, strict=True)
     ]
     return processor.apply_chat_template(
-        conversations, tokenize=True, return_dict=True, processor_kwargs={"sampling_rate": SAMPLE_RATE}
+        conversations,
+        tokenize=True,
+        return_dict=True,
+        processor_kwargs={"sampling_rate": SAMPLE_RATE},
     )
 
 
@@ -84,29 +97,47 @@ class ManifestDataset(Dataset):
         line = self.line_of(index)
         utt = read_at(self.manifest, int(self.offsets[index]), line)
         units = split_units(self.processor, utt.text, utt.language)
-        return Example(f"{self.manifest.name}:{line}", load_audio(utt.audio_path), units, utt.spans or [], utt.language)
+        return Example(
+            f"{self.manifest.name}:{line}",
+            load_audio(utt.audio_path),
+            units,
+            utt.spans or [],
+            utt.language,
+        )
 
     def check(self, require_labels: bool, max_duration: float | None = None) -> None:
         """Read every line before training; raise on the first bad one, naming it."""
         with open(self.manifest, encoding="utf-8") as f:
-            for number, raw in enumerate(tqdm(f, desc=f"checking {self.manifest.name}", leave=False), start=1):
+            for number, raw in enumerate(
+                tqdm(f, desc=f"checking {self.manifest.name}", leave=False), start=1
+            ):
                 if not raw.strip():
                     continue
                 utt = parse_line(raw, number, self.manifest)
                 if require_labels and not utt.labelled:
                     raise ManifestError(
-                        self.manifest, number, "no reference timestamps",
+                        self.manifest,
+                        number,
+                        "no reference timestamps",
                         "training needs timestamps: pseudo-label the manifest with the base model first",
                     )
                 check_units(utt, split_units(self.processor, utt.text, utt.language))
                 if not utt.audio_path.exists():
-                    raise ManifestError(self.manifest, number, f"audio file {utt.audio_path} does not exist",
-                                        "paths are relative to the manifest's folder")
+                    raise ManifestError(
+                        self.manifest,
+                        number,
+                        f"audio file {utt.audio_path} does not exist",
+                        "paths are relative to the manifest's folder",
+                    )
                 if max_duration is not None:
-                    seconds = utt.duration if utt.duration is not None else audio_duration(utt.audio_path)
+                    seconds = (
+                        utt.duration if utt.duration is not None else audio_duration(utt.audio_path)
+                    )
                     if seconds > max_duration:
                         raise ManifestError(
-                            self.manifest, number, f"{seconds:.1f} s of audio, over data.max_duration={max_duration:g}",
+                            self.manifest,
+                            number,
+                            f"{seconds:.1f} s of audio, over data.max_duration={max_duration:g}",
                             "cut the recording at word boundaries into shorter lines, or raise data.max_duration",
                         )
 
@@ -114,24 +145,38 @@ class ManifestDataset(Dataset):
 class Collator:
     """Examples -> one padded batch: processor outputs, slot labels and reference times."""
 
-    def __init__(self, processor: Qwen3ASRProcessor, timestamp_token_id: int, class_ms: float, num_labels: int):
+    def __init__(
+        self,
+        processor: Qwen3ASRProcessor,
+        timestamp_token_id: int,
+        class_ms: float,
+        num_labels: int,
+    ):
         self.processor = processor
         self.timestamp_token_id = timestamp_token_id
         self.class_ms = class_ms
         self.num_labels = num_labels
 
     def __call__(self, examples: list[Example]) -> dict[str, Any]:
-        inputs = build_inputs(self.processor, [e.audio for e in examples], [e.units for e in examples])
+        inputs = build_inputs(
+            self.processor, [e.audio for e in examples], [e.units for e in examples]
+        )
         batch = dict(inputs)
         batch.pop("num_audio_tokens", None)
         try:
             batch["labels"] = slot_labels(
-                batch["input_ids"], self.timestamp_token_id, [e.spans for e in examples], self.class_ms, self.num_labels
+                batch["input_ids"],
+                self.timestamp_token_id,
+                [e.spans for e in examples],
+                self.class_ms,
+                self.num_labels,
             )
         except ValueError as err:
             raise ValueError(f"{err} (batch: {', '.join(e.key for e in examples)})") from None
         batch["keys"] = [e.key for e in examples]
-        batch["ref_times"] = [torch.tensor([t for s in e.spans for t in s], dtype=torch.float64) for e in examples]
+        batch["ref_times"] = [
+            torch.tensor([t for s in e.spans for t in s], dtype=torch.float64) for e in examples
+        ]
         batch["audio_seconds"] = float(sum(len(e.audio) for e in examples) / SAMPLE_RATE)
         return batch
 
@@ -178,9 +223,15 @@ class AlignDataModule(L.LightningDataModule):
             from .modeling import load_processor_and_config
 
             processor, config = load_processor_and_config(self.pretrained, self.revision)
-            self.collator = Collator(processor, config.timestamp_token_id, processor.timestamp_segment_time,
-                                     config.num_labels)
-        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(stage or "", ("train", "val", "test"))
+            self.collator = Collator(
+                processor,
+                config.timestamp_token_id,
+                processor.timestamp_segment_time,
+                config.num_labels,
+            )
+        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
+            stage or "", ("train", "val", "test")
+        )
         for split in wanted:
             path = self.manifests[split]
             if path and split not in self.datasets:

@@ -80,6 +80,8 @@ def decode_argmax(slot_logits: torch.Tensor, class_ms: float) -> Decoded:
     return Decoded(times=fixed_ms / 1000.0, repaired=int(np.sum(fixed_ms != np.trunc(raw_ms))))
 
 
-def slot_logits_per_row(logits: torch.Tensor, input_ids: torch.Tensor, timestamp_token_id: int) -> list[torch.Tensor]:
+def slot_logits_per_row(
+    logits: torch.Tensor, input_ids: torch.Tensor, timestamp_token_id: int
+) -> list[torch.Tensor]:
     """Split (batch, seq, classes) logits into each row's slot logits."""
     return [logits[row][input_ids[row] == timestamp_token_id] for row in range(input_ids.shape[0])]

@@ -49,9 +49,13 @@ def parse_line(raw: str, line: int, manifest: str | Path) -> Utterance:
     try:
         record = json.loads(raw)
     except json.JSONDecodeError as err:
-        raise ManifestError(manifest, line, f"not valid JSON ({err.msg})", "each line must be one JSON object") from None
+        raise ManifestError(
+            manifest, line, f"not valid JSON ({err.msg})", "each line must be one JSON object"
+        ) from None
     if not isinstance(record, dict):
-        raise ManifestError(manifest, line, "not a JSON object", "each line must be one JSON object")
+        raise ManifestError(
+            manifest, line, "not a JSON object", "each line must be one JSON object"
+        )
     audio = record.get("audio_path") or record.get("audio_filepath")
     if not audio:
         raise ManifestError(manifest, line, "no 'audio_path'", "add the audio file's path")
@@ -69,12 +73,17 @@ def parse_line(raw: str, line: int, manifest: str | Path) -> Utterance:
             spans = [(float(s), float(e)) for s, e in record["timestamps"]]
     except (KeyError, TypeError, ValueError):
         raise ManifestError(
-            manifest, line, "malformed timestamps", "use [[start, end], ...] or words: [{word, start, end}] in seconds"
+            manifest,
+            line,
+            "malformed timestamps",
+            "use [[start, end], ...] or words: [{word, start, end}] in seconds",
         ) from None
     path = Path(audio)
     if not path.is_absolute():
         path = Path(manifest).parent / path
-    utt = Utterance(path, text, spans, record.get("language"), record.get("duration"), line, str(manifest))
+    utt = Utterance(
+        path, text, spans, record.get("language"), record.get("duration"), line, str(manifest)
+    )
     if spans:
         check_span_order(utt)
     return utt
@@ -86,10 +95,14 @@ def check_span_order(utt: Utterance) -> None:
         if start < 0 or end < 0:
             raise ManifestError(utt.source, utt.line, f"unit {i}: negative time ({start}, {end})")
         if end < start:
-            raise ManifestError(utt.source, utt.line, f"unit {i}: ends ({end}) before it starts ({start})")
+            raise ManifestError(
+                utt.source, utt.line, f"unit {i}: ends ({end}) before it starts ({start})"
+            )
         if start < previous_start:
             raise ManifestError(
-                utt.source, utt.line, f"unit {i}: starts at {start} before unit {i - 1} ({previous_start})",
+                utt.source,
+                utt.line,
+                f"unit {i}: starts at {start} before unit {i - 1} ({previous_start})",
                 "timestamps must follow the transcript's order",
             )
         previous_start = start
@@ -98,7 +111,9 @@ def check_span_order(utt: Utterance) -> None:
 def check_units(utt: Utterance, units: list[str]) -> None:
     """The reference must hold exactly one [start, end] per unit the processor's splitter makes."""
     if not units:
-        raise ManifestError(utt.source, utt.line, f"text {utt.text!r} has no alignable unit (only punctuation?)")
+        raise ManifestError(
+            utt.source, utt.line, f"text {utt.text!r} has no alignable unit (only punctuation?)"
+        )
     if utt.spans is not None and len(utt.spans) != len(units):
         shown = " ".join(units[:12]) + (" ..." if len(units) > 12 else "")
         raise ManifestError(
@@ -158,7 +173,8 @@ def to_record(utt: Utterance, units: list[str], relative_to: Path | None = None)
         record["duration"] = round(utt.duration, 4)
     if utt.spans:
         record["words"] = [
-            {"word": u, "start": round(s, 4), "end": round(e, 4)} for u, (s, e) in zip(units, utt.spans)
+            {"word": u, "start": round(s, 4), "end": round(e, 4)}
+            for u, (s, e) in zip(units, utt.spans, strict=True)
         ]
     return record
 
@@ -181,7 +197,9 @@ def write_jsonl(path: str | Path, records: Iterable[dict], force: bool = False) 
     return path
 
 
-def validate_manifest(path: str | Path, split: Callable[[str, str | None], list[str]]) -> list[ManifestError]:
+def validate_manifest(
+    path: str | Path, split: Callable[[str, str | None], list[str]]
+) -> list[ManifestError]:
     """Every problem in a manifest (JSON, fields, unit/timestamp counts, span order, audio present)."""
     problems: list[ManifestError] = []
     with open(path, encoding="utf-8") as f:
@@ -191,8 +209,12 @@ def validate_manifest(path: str | Path, split: Callable[[str, str | None], list[
             try:
                 utt = parse_line(raw, number, path)
                 if not utt.audio_path.exists():
-                    raise ManifestError(path, number, f"audio file {utt.audio_path} does not exist",
-                                        "paths are relative to the manifest's folder")
+                    raise ManifestError(
+                        path,
+                        number,
+                        f"audio file {utt.audio_path} does not exist",
+                        "paths are relative to the manifest's folder",
+                    )
                 check_units(utt, split(utt.text, utt.language))
             except ManifestError as err:
                 problems.append(err)

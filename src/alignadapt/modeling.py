@@ -64,7 +64,9 @@ def load_processor_and_config(name_or_path: str, revision: str | None = None):
     from transformers import AutoConfig
 
     kwargs = {"revision": revision} if revision else {}
-    return Qwen3ASRProcessor.from_pretrained(name_or_path, **kwargs), AutoConfig.from_pretrained(name_or_path, **kwargs)
+    return Qwen3ASRProcessor.from_pretrained(name_or_path, **kwargs), AutoConfig.from_pretrained(
+        name_or_path, **kwargs
+    )
 
 
 @dataclass
@@ -77,7 +79,9 @@ class LoraSpec:
     r: int = 8
     alpha: int = 32
     dropout: float = 0.1
-    targets: dict[str, list[str]] = field(default_factory=lambda: {"decoder": ["q_proj", "k_proj", "v_proj", "o_proj"]})
+    targets: dict[str, list[str]] = field(
+        default_factory=lambda: {"decoder": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+    )
     train_head: bool = False  # train the `score` head fully (peft modules_to_save)
     name: str = "custom"
 
@@ -98,13 +102,17 @@ def target_regex(targets: dict[str, list[str]]) -> str:
             if name not in known:
                 elsewhere = [t for t, (_, k) in TOWERS.items() if name in k and t != tower]
                 hint = f"; it exists in: {', '.join(elsewhere)}" if elsewhere else ""
-                problems.append(f"{tower}: no module named {name!r} in that tower (it has {', '.join(known)}){hint}")
+                problems.append(
+                    f"{tower}: no module named {name!r} in that tower (it has {', '.join(known)}){hint}"
+                )
         if names:
             parts.append(prefix + "(?:" + "|".join(re.escape(n) for n in names) + ")")
     if problems:
         raise ValueError("LoRA preset does not fit the aligner:\n  " + "\n  ".join(problems))
     if not parts:
-        raise ValueError("LoRA preset targets no module: give lora.targets, or lora=none to train everything")
+        raise ValueError(
+            "LoRA preset targets no module: give lora.targets, or lora=none to train everything"
+        )
     return "(?:" + "|".join(parts) + ")"
 
 
@@ -118,7 +126,11 @@ def apply_lora(model: torch.nn.Module, spec: LoraSpec) -> torch.nn.Module:
         model.requires_grad_(True)
         return model
     pattern = target_regex(spec.targets)
-    names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and re.fullmatch(pattern, n)]
+    names = [
+        n
+        for n, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and re.fullmatch(pattern, n)
+    ]
     for tower, wanted in spec.targets.items():
         prefix = TOWERS[tower][0]
         for leaf in wanted:
@@ -151,13 +163,20 @@ def base_fingerprint(config) -> dict:
     text, audio = config.text_config, config.audio_config
     return {
         "num_labels": config.num_labels,
-        "text": [text.hidden_size, text.num_hidden_layers, text.num_attention_heads, text.num_key_value_heads],
+        "text": [
+            text.hidden_size,
+            text.num_hidden_layers,
+            text.num_attention_heads,
+            text.num_key_value_heads,
+        ],
         "audio": [audio.d_model, audio.encoder_layers],
         "vocab_size": text.vocab_size,
     }
 
 
-def adapter_metadata(base_name: str, revision: str | None, config, class_ms: float, spec: LoraSpec) -> dict:
+def adapter_metadata(
+    base_name: str, revision: str | None, config, class_ms: float, spec: LoraSpec
+) -> dict:
     return {
         "base_model": base_name,
         "revision": revision,
@@ -183,7 +202,9 @@ def check_adapter_fits(adapter_dir: str | Path, base_config, class_ms: float) ->
     """Refuse an adapter trained on a different base; returns its metadata."""
     meta_path = Path(adapter_dir) / ADAPTER_META
     if not meta_path.exists():
-        raise FileNotFoundError(f"{meta_path} is missing: {adapter_dir} is not an alignadapt adapter directory")
+        raise FileNotFoundError(
+            f"{meta_path} is missing: {adapter_dir} is not an alignadapt adapter directory"
+        )
     meta = json.loads(meta_path.read_text())
     expected = base_fingerprint(base_config)
     diffs = [k for k in expected if meta["fingerprint"].get(k) != expected[k]]
@@ -200,3 +221,44 @@ def check_adapter_fits(adapter_dir: str | Path, base_config, class_ms: float) ->
 def load_adapter(base: torch.nn.Module, adapter_dir: str | Path, class_ms: float) -> PeftModel:
     check_adapter_fits(adapter_dir, base.config, class_ms)
     return PeftModel.from_pretrained(base, str(adapter_dir))
+
+
+def released_config():
+    """The architecture of Qwen3-ForcedAligner-0.6B, for meta-device checks without a download.
+
+    Audio encoder 1024 wide, 24 layers; text decoder 1024 wide, 28 layers, 16 heads, 8 KV
+    heads; 5000 classes. Token ids are those of the released tokenizer.
+    """
+    from transformers import Qwen3ASRConfig
+
+    return Qwen3ASRConfig(
+        audio_config={
+            "num_mel_bins": 128,
+            "encoder_layers": 24,
+            "encoder_attention_heads": 16,
+            "encoder_ffn_dim": 4096,
+            "d_model": 1024,
+            "output_dim": 1024,
+            "downsample_hidden_size": 480,
+        },
+        text_config={
+            "vocab_size": 151936,
+            "hidden_size": 1024,
+            "intermediate_size": 3072,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "max_position_embeddings": 65536,
+            "tie_word_embeddings": True,
+        },
+        num_labels=5000,
+        audio_token_id=151676,
+        timestamp_token_id=151705,
+    )
+
+
+def meta_aligner(config=None) -> Qwen3ASRForTokenClassification:
+    """The architecture with no weights (meta device): for counting and target checks."""
+    with torch.device("meta"):
+        return Qwen3ASRForTokenClassification(config or released_config())

@@ -56,7 +56,9 @@ class AlignerModule(L.LightningModule):
         if head_dropout is not None:
             base.dropout.p = head_dropout
         if gradient_checkpointing:
-            base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            base.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
         self.base_config = base.config
         base.requires_grad_(False)
         self.net = apply_lora(base, self.lora)
@@ -88,9 +90,9 @@ class AlignerModule(L.LightningModule):
 
     def loss_from(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Cross-entropy summed over slots, divided by the batch's slot count (not a mean of means)."""
-        return F.cross_entropy(logits.float(), targets, ignore_index=IGNORE_INDEX, reduction="sum") / max(
-            int((targets != IGNORE_INDEX).sum()), 1
-        )
+        return F.cross_entropy(
+            logits.float(), targets, ignore_index=IGNORE_INDEX, reduction="sum"
+        ) / max(int((targets != IGNORE_INDEX).sum()), 1)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         logits, mask = self.slot_logits(batch)
@@ -114,8 +116,10 @@ class AlignerModule(L.LightningModule):
     def _evaluate(self, batch: dict[str, Any], stage: str) -> None:
         logits, mask = self.slot_logits(batch)
         loss = self.loss_from(logits, batch["labels"][mask])
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(batch["keys"]), sync_dist=True)
-        for decoded, ref in zip(self.decode_batch(logits, mask), batch["ref_times"]):
+        self.log(
+            f"{stage}/loss", loss, prog_bar=True, batch_size=len(batch["keys"]), sync_dist=True
+        )
+        for decoded, ref in zip(self.decode_batch(logits, mask), batch["ref_times"], strict=True):
             self._val_errors.append(slot_errors_ms(decoded.times, ref.numpy()))
             self._val_repaired += decoded.repaired
 
@@ -142,7 +146,9 @@ class AlignerModule(L.LightningModule):
         self._val_errors, self._val_repaired = [], 0
 
     def on_test_epoch_end(self) -> None:
-        errors = self._gather_errors(np.concatenate(self._val_errors) if self._val_errors else np.zeros(0))
+        errors = self._gather_errors(
+            np.concatenate(self._val_errors) if self._val_errors else np.zeros(0)
+        )
         self.log_dict(summarize(errors, prefix="test/"))
         self._val_errors = []
 
@@ -154,7 +160,10 @@ class AlignerModule(L.LightningModule):
             return optimizer
         total = int(self.trainer.estimated_stepping_batches)
         scheduler = self.scheduler_factory(optimizer=optimizer, num_training_steps=total)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def on_fit_start(self) -> None:
         share = 100.0 * self.trainable / self.total
@@ -189,7 +198,9 @@ class AlignerModule(L.LightningModule):
             )
 
     def metadata(self) -> dict:
-        return adapter_metadata(self.pretrained, self.revision, self.base_config, self.class_ms, self.lora)
+        return adapter_metadata(
+            self.pretrained, self.revision, self.base_config, self.class_ms, self.lora
+        )
 
     def save_adapter(self, out_dir: str | Path) -> Path:
         """peft `save_pretrained` (or the whole model for full training) plus alignadapt metadata."""

@@ -19,11 +19,37 @@ from tqdm import tqdm
 from .audio import SAMPLE_RATE
 from .manifest import write_jsonl
 
-WORDS = (
-    "the patient presents with acute chest pain and shortness of breath court will now hear "
-    "motion to dismiss defendant counsel objection sustained cardiac renal diagnosis treatment "
-    "evidence witness dose"
-).split()
+WORDS = [
+    "the",
+    "patient",
+    "presents",
+    "with",
+    "acute",
+    "chest",
+    "pain",
+    "and",
+    "shortness",
+    "of",
+    "breath",
+    "court",
+    "will",
+    "now",
+    "hear",
+    "motion",
+    "to",
+    "dismiss",
+    "defendant",
+    "counsel",
+    "objection",
+    "sustained",
+    "cardiac",
+    "renal",
+    "diagnosis",
+    "treatment",
+    "evidence",
+    "witness",
+    "dose",
+]
 
 
 @dataclass
@@ -47,7 +73,9 @@ def render_word(word: str, letter_s: float, rng: np.random.Generator) -> np.ndar
     return 0.3 * np.concatenate(pieces) * rng.uniform(0.6, 1.0)
 
 
-def render_utterance(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.ndarray, str, list[list[float]]]:
+def render_utterance(
+    rng: np.random.Generator, spec: SyntheticSpec
+) -> tuple[np.ndarray, str, list[list[float]]]:
     n_words = int(rng.integers(spec.min_words, spec.max_words + 1))
     words = [WORDS[i] for i in rng.integers(0, len(WORDS), n_words)]
     letter_s = float(rng.uniform(0.035, 0.06))  # the speaking rate
@@ -60,7 +88,9 @@ def render_utterance(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.
             chunks.append(gap)
             cursor += len(gap)
         sound = render_word(word, letter_s, rng)
-        spans.append([round(cursor / SAMPLE_RATE, 4), round((cursor + len(sound)) / SAMPLE_RATE, 4)])
+        spans.append(
+            [round(cursor / SAMPLE_RATE, 4), round((cursor + len(sound)) / SAMPLE_RATE, 4)]
+        )
         chunks.append(sound)
         cursor += len(sound)
     chunks.append(np.zeros(int(rng.uniform(0.1, 0.4) * SAMPLE_RATE)))
@@ -69,7 +99,9 @@ def render_utterance(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.
     return audio.astype(np.float32), " ".join(words), spans
 
 
-def make_synthetic_corpus(out_dir: str | Path, spec: SyntheticSpec | None = None) -> dict[str, Path]:
+def make_synthetic_corpus(
+    out_dir: str | Path, spec: SyntheticSpec | None = None
+) -> dict[str, Path]:
     """Write train/val/test manifests and their wav files under `out_dir` (skipped if present)."""
     spec = spec or SyntheticSpec()
     out_dir = Path(out_dir)
@@ -85,10 +117,18 @@ def make_synthetic_corpus(out_dir: str | Path, spec: SyntheticSpec | None = None
             audio, text, spans = render_utterance(rng, spec)
             rel = f"{name}/{name}_{i:05d}.wav"
             sf.write(out_dir / rel, audio, SAMPLE_RATE, subtype="PCM_16")
-            words = [{"word": w, "start": s, "end": e} for w, (s, e) in zip(text.split(), spans)]
+            words = [
+                {"word": w, "start": s, "end": e}
+                for w, (s, e) in zip(text.split(), spans, strict=True)
+            ]
             records.append(
-                {"audio_path": rel, "text": text, "language": "English",
-                 "duration": round(len(audio) / SAMPLE_RATE, 4), "words": words}
+                {
+                    "audio_path": rel,
+                    "text": text,
+                    "language": "English",
+                    "duration": round(len(audio) / SAMPLE_RATE, 4),
+                    "words": words,
+                }
             )
         write_jsonl(paths[name], records, force=True)
     return paths

@@ -94,7 +94,9 @@ def build_tokenizer(spec: TinySpec) -> Qwen2Tokenizer:
     state = json.loads(bpe.to_str())
     vocab = dict(state["model"]["vocab"])
     # Qwen2Tokenizer wants merges as pairs; tokenizers serialises them as pairs or "a b".
-    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["model"]["merges"]]
+    merges = [
+        tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["model"]["merges"]
+    ]
     for token in SPECIAL_TOKENS:
         vocab.setdefault(token, len(vocab))
     tokenizer = Qwen2Tokenizer(
@@ -110,7 +112,9 @@ def build_tokenizer(spec: TinySpec) -> Qwen2Tokenizer:
     )
     # Special tokens that also sit in the vocabulary must be *added* special tokens, or the
     # BPE splits them into bytes.
-    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS], special_tokens=True)
+    tokenizer.add_tokens(
+        [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS], special_tokens=True
+    )
     return tokenizer
 
 

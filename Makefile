@@ -1,0 +1,45 @@
+# make install   # a virtual environment in .venv with everything, Debian packages included
+# make test      # the whole suite on CPU with a tiny model (no GPU, no download)
+# make train     # fine-tune the tiny model on the synthetic corpus (CPU, about a minute)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the tests and demo need (espeak-ng: synthetic speech with exact word times).
+APT_PACKAGES := espeak-ng libsndfile1
+
+.DEFAULT_GOAL := help
+.PHONY: help install system-deps test test-fast lint format train clean
+
+help:  ## list every target
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+system-deps:  ## Debian packages (needs root or sudo)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+install: system-deps  ## virtual environment with alignadapt and its dev, ja and ko extras
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,ja,ko]'
+
+test:  ## the full test suite
+	$(BIN)/python -m pytest -q tests
+
+test-fast:  ## the suite without the training runs
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+lint:  ## ruff check and format check
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format:  ## ruff format and autofix
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+train:  ## LoRA fine-tuning of the tiny model on the synthetic corpus (CPU)
+	$(BIN)/python train.py model=tiny trainer=cpu
+
+clean:  ## remove logs, caches and the generated corpus (not .venv)
+	rm -rf logs .cache data/synthetic .pytest_cache .ruff_cache

@@ -1,0 +1,98 @@
+"""Every config composes; what a GPU needs is checked by its resolved values."""
+
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from alignadapt.modeling import LoraSpec, apply_lora, count_parameters, meta_aligner
+
+from .conftest import CONF, compose_train
+
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+GROUPS = {
+    g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
+    for g in ("trainer", "logger", "lora", "model", "data")
+}
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes(experiment, tmp_path, shared_dir):
+    cfg = compose_train([f"experiment={experiment}"], tmp_path, shared_dir)
+    container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    assert container["model"]["_target_"] == "alignadapt.module.AlignerModule"
+    assert container["data"]["_target_"] == "alignadapt.data.AlignDataModule"
+    LoraSpec(**container["lora"])
+
+
+@pytest.mark.parametrize(("group", "option"), [(g, o) for g, opts in GROUPS.items() for o in opts])
+def test_every_group_option_composes(group, option, tmp_path, shared_dir):
+    cfg = compose_train([f"{group}={option}"], tmp_path, shared_dir)
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+
+
+def test_medical_lora_is_the_reference_recipe(tmp_path, shared_dir):
+    cfg = compose_train(["experiment=medical_lora"], tmp_path, shared_dir)
+    assert cfg.model.pretrained == "Qwen/Qwen3-ForcedAligner-0.6B-hf"
+    assert (cfg.trainer.max_epochs, cfg.trainer.accumulate_grad_batches) == (5, 2)
+    assert (cfg.trainer.val_check_interval, cfg.trainer.check_val_every_n_epoch) == (400, None)
+    assert cfg.data.batch_size == 4 and cfg.data.max_duration == 300.0
+    assert cfg.model.optimizer.lr == 1e-4 and cfg.model.scheduler.num_warmup_steps == 100
+    assert cfg.callbacks.model_checkpoint.save_top_k == 2
+    assert cfg.callbacks.model_checkpoint.every_n_train_steps is None  # saved at each validation
+    assert cfg.callbacks.model_checkpoint.monitor == "val/aas_ms"
+    assert cfg.callbacks.model_checkpoint.auto_insert_metric_name is False
+    assert "/" not in cfg.callbacks.model_checkpoint.filename.replace("{val/aas_ms", "")
+    assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.accelerator == "gpu"
+    assert OmegaConf.is_missing(cfg.data, "train_manifest")
+    # Its LoRA preset on the real architecture (meta device): 112 modules, 2,293,760 parameters.
+    spec = LoraSpec(**OmegaConf.to_container(cfg.lora))
+    assert (spec.r, spec.alpha, spec.dropout, spec.train_head) == (8, 32, 0.1, False)
+    model = apply_lora(meta_aligner().requires_grad_(False), spec)
+    assert count_parameters(model)[0] == 2_293_760
+
+
+@pytest.mark.parametrize("precision", ["32", "bf16-mixed", "16-mixed"])
+@pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp", "ddp_cpu"])
+def test_trainer_variants_resolve(trainer, precision, tmp_path, shared_dir):
+    cfg = compose_train(
+        [f"trainer={trainer}", f"trainer.precision={precision}"], tmp_path, shared_dir
+    )
+    expected = {
+        "cpu": ("cpu", 1, None),
+        "gpu": ("gpu", 1, None),
+        "ddp": ("gpu", -1, "ddp"),
+        "ddp_cpu": ("cpu", 2, "ddp_spawn"),
+    }
+    assert (cfg.trainer.accelerator, cfg.trainer.devices, cfg.trainer.get("strategy")) == expected[
+        trainer
+    ]
+    assert str(cfg.trainer.precision) == precision
+    if trainer == "ddp":
+        assert cfg.trainer.num_nodes == 1
+    if trainer in ("cpu", "ddp_cpu") and precision != "16-mixed":  # what this machine can run
+        t = instantiate(
+            cfg.trainer, logger=False, enable_checkpointing=False, enable_progress_bar=False
+        )
+        assert t.num_devices == (2 if trainer == "ddp_cpu" else 1)
+
+
+def test_wandb_is_offline_unless_the_environment_says_online(tmp_path, shared_dir, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    assert compose_train(["logger=wandb"], tmp_path, shared_dir).logger.wandb.offline is True
+    monkeypatch.setenv("WANDB_MODE", "online")
+    assert compose_train(["logger=wandb"], tmp_path, shared_dir).logger.wandb.offline is False
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert (
+        compose_train(
+            ["logger=wandb", "logger.wandb.offline=false"], tmp_path, shared_dir
+        ).logger.wandb.offline
+        is False
+    )
+
+
+def test_no_config_holds_a_secret():
+    for path in Path(CONF).rglob("*.yaml"):
+        text = path.read_text().lower()
+        assert "api_key:" not in text and "wandb_api_key=" not in text, path

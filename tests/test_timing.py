@@ -1,0 +1,33 @@
+import pytest
+import torch
+
+from alignadapt.timing import IGNORE_INDEX, class_to_seconds, seconds_to_class, slot_labels
+
+TS = 9  # a stand-in <timestamp> id
+
+
+def test_seconds_to_class_rounds_to_nearest_80ms_class():
+    assert seconds_to_class(0.0, 80) == 0
+    assert seconds_to_class(0.039, 80) == 0
+    assert seconds_to_class(0.04, 80) == 1  # half-way rounds up
+    assert seconds_to_class(1.0, 80) == 13  # 12.5 -> 13
+    assert seconds_to_class(2.4, 80) == 30
+    assert class_to_seconds(30, 80) == pytest.approx(2.4)
+
+
+def test_slot_labels_fill_only_timestamp_slots_in_order():
+    ids = torch.tensor([[0, 0, 5, 5, 7, TS, TS, 8, TS, TS], [5, 5, 5, 7, TS, TS, 8, 8, TS, TS]])
+    spans = [[(0.0, 0.4), (0.5, 1.0)], [(0.08, 0.16), (0.24, 0.32)]]
+    labels = slot_labels(ids, TS, spans, class_ms=80, num_labels=50)
+    expected = torch.full_like(ids, IGNORE_INDEX)
+    expected[0, [5, 6, 8, 9]] = torch.tensor([0, 5, 6, 13])
+    expected[1, [4, 5, 8, 9]] = torch.tensor([1, 2, 3, 4])
+    assert torch.equal(labels, expected)
+
+
+def test_slot_labels_reject_count_mismatch_and_times_past_last_class():
+    ids = torch.tensor([[7, TS, TS, 8, TS, TS]])
+    with pytest.raises(ValueError, match="4 <timestamp> slots in the prompt but 2 reference times"):
+        slot_labels(ids, TS, [[(0.0, 0.1)]], 80, 50)
+    with pytest.raises(ValueError, match="past the last class"):
+        slot_labels(ids, TS, [[(0.0, 0.1), (1.0, 4.0)]], 80, 50)
