@@ -14,6 +14,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tiny-model": ("alignadapt.commands.tiny_model", "build the tiny test/demo aligner into a directory"),
     "synthetic-data": ("alignadapt.commands.synthetic_data", "write the synthetic exact-time corpus"),
+    "demo-data": ("alignadapt.commands.demo_data", "synthesise the espeak-ng demo corpus (domain + general)"),
 }
 
 
