@@ -26,6 +26,7 @@ weights and optimizer state only), adapter/ (peft save_pretrained), csv/ or wand
 from __future__ import annotations
 
 import logging
+import subprocess
 from pathlib import Path
 
 import hydra
@@ -52,8 +53,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], Path]:
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    for logger in loggers:  # the resolved config and the code version, with every run
+        logger.log_hyperparams(
+            {**OmegaConf.to_container(cfg, resolve=True), "git_commit": git_commit()}
+        )
 
     if cfg.train:
         trainer.fit(
@@ -70,7 +73,32 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], Path]:
         # The weights in memory are those of the best checkpoint when a test ran, else the last step.
         adapter_dir = module.save_adapter(out_dir / "adapter")
         log.info("adapter saved to %s", adapter_dir)
+        if cfg.get("log_adapter"):
+            log_adapter_artifact(loggers, adapter_dir)
     return metrics, out_dir
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def log_adapter_artifact(loggers: list, adapter_dir: Path) -> None:
+    """The adapter as a W&B artifact, through the run (WandbLogger refuses log_model offline)."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            import wandb
+
+            artifact = wandb.Artifact(f"adapter-{logger.experiment.id}", type="model")
+            artifact.add_dir(str(adapter_dir))
+            logger.experiment.log_artifact(artifact)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

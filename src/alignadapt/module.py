@@ -8,6 +8,7 @@ training) plus optimizer and scheduler state; the frozen backbone is reloaded fr
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ class AlignerModule(L.LightningModule):
         dtype: str = "float32",
         head_dropout: float | None = None,  # None keeps the model's own (0.1 in the released head)
         gradient_checkpointing: bool = False,
+        loss: str = "hard",  # "hard" cross-entropy or "soft": the target spread over nearby classes
+        soft_sigma: float = 1.0,  # classes (x 80 ms): width of the soft target
+        compile: bool = False,  # torch.compile the decoder (GPU; variable shapes recompile on CPU)
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
@@ -65,6 +69,12 @@ class AlignerModule(L.LightningModule):
         self.timestamp_token_id = base.config.timestamp_token_id
         self.class_ms = float(self.processor.timestamp_segment_time)
         self.trainable, self.total = count_parameters(self.net)
+        if loss not in ("hard", "soft"):
+            raise ValueError(f"model.loss must be 'hard' or 'soft', not {loss!r}")
+        self.loss_kind, self.soft_sigma = loss, soft_sigma
+        if compile:
+            self.aligner.model.language_model.compile(dynamic=True)
+        self._step_started: float | None = None
         # Frozen weights are absent from our checkpoints, so loading one is not strict.
         self.strict_loading = False
         self._val_errors: list[np.ndarray] = []
@@ -88,19 +98,53 @@ class AlignerModule(L.LightningModule):
         head = self.aligner
         return head.score(head.dropout(hidden[mask])), mask
 
+    def summed_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The loss summed over slots: hard cross-entropy, or soft (a Gaussian over nearby classes).
+
+        Timestamps are ordinal: with `soft`, predicting the neighbouring 80 ms class costs little
+        and a class 50 steps away costs a lot, instead of both costing the same.
+        """
+        logits = logits.float()
+        if self.loss_kind == "hard":
+            return F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX, reduction="sum")
+        keep = targets != IGNORE_INDEX
+        classes = torch.arange(logits.shape[-1], device=logits.device, dtype=logits.dtype)
+        distance = (classes[None, :] - targets[keep, None].to(logits.dtype)) / self.soft_sigma
+        soft = torch.exp(-0.5 * distance**2)
+        soft = soft / soft.sum(dim=-1, keepdim=True)
+        return -(soft * F.log_softmax(logits[keep], dim=-1)).sum()
+
     def loss_from(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy summed over slots, divided by the batch's slot count (not a mean of means)."""
-        return F.cross_entropy(
-            logits.float(), targets, ignore_index=IGNORE_INDEX, reduction="sum"
-        ) / max(int((targets != IGNORE_INDEX).sum()), 1)
+        """Summed loss divided by the batch's slot count (not a mean of per-utterance means)."""
+        return self.summed_loss(logits, targets) / max(int((targets != IGNORE_INDEX).sum()), 1)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         logits, mask = self.slot_logits(batch)
-        loss = self.loss_from(logits, batch["labels"][mask])
-        size = len(batch["keys"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        self.log("train/audio_seconds", batch["audio_seconds"], reduce_fx="sum", batch_size=size)
+        targets = batch["labels"][mask]
+        # Normalise by the slots of the whole global batch, not this rank's: DDP averages
+        # gradients over ranks, so x world_size / global slots gives exactly the gradient of one
+        # process that sees the global batch.
+        slots = (targets != IGNORE_INDEX).sum().to(torch.float32)
+        world = self.trainer.world_size
+        if world > 1:
+            slots = self.trainer.strategy.reduce(slots.detach(), reduce_op="sum")
+        loss = self.summed_loss(logits, targets) * world / slots.clamp(min=1)
+        self.log(
+            "train/loss", loss, prog_bar=True, batch_size=len(batch["keys"]), sync_dist=world > 1
+        )
+        self._audio_seconds = batch["audio_seconds"]
         return loss
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._step_started = time.perf_counter()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Throughput in audio seconds per wall-clock second, over all ranks."""
+        if self._step_started is None:
+            return
+        elapsed = time.perf_counter() - self._step_started
+        rate = self._audio_seconds * self.trainer.world_size / max(elapsed, 1e-9)
+        self.log("train/audio_s_per_s", rate, batch_size=1)
 
     # ---- validation ------------------------------------------------------------------
     def decode_batch(self, logits: torch.Tensor, mask: torch.Tensor):
@@ -108,20 +152,28 @@ class AlignerModule(L.LightningModule):
         return [decode_argmax(chunk, self.class_ms) for chunk in torch.split(logits, counts)]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._evaluate(batch, "val")
+        self._evaluate(batch, "val", batch_idx)
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._evaluate(batch, "test")
+        self._evaluate(batch, "test", batch_idx)
 
-    def _evaluate(self, batch: dict[str, Any], stage: str) -> None:
+    def _evaluate(self, batch: dict[str, Any], stage: str, batch_idx: int = 0) -> None:
         logits, mask = self.slot_logits(batch)
         loss = self.loss_from(logits, batch["labels"][mask])
         self.log(
             f"{stage}/loss", loss, prog_bar=True, batch_size=len(batch["keys"]), sync_dist=True
         )
-        for decoded, ref in zip(self.decode_batch(logits, mask), batch["ref_times"], strict=True):
+        decoded_rows = self.decode_batch(logits, mask)
+        for decoded, ref in zip(decoded_rows, batch["ref_times"], strict=True):
             self._val_errors.append(slot_errors_ms(decoded.times, ref.numpy()))
             self._val_repaired += decoded.repaired
+        if stage == "val" and batch_idx == 0 and "units" in batch:  # the utterance pictured in W&B
+            self._example = (
+                batch["keys"][0],
+                batch["units"][0],
+                batch["ref_times"][0].numpy(),
+                decoded_rows[0].times,
+            )
 
     def on_validation_epoch_end(self) -> None:
         errors = np.concatenate(self._val_errors) if self._val_errors else np.zeros(0)
@@ -132,7 +184,29 @@ class AlignerModule(L.LightningModule):
             self.log("val/aas_ms", stats.pop("val/aas_ms"), prog_bar=True)
             self.log_dict(stats)
             self.log("val/repaired_share", self._val_repaired / max(len(errors), 1))
+        self._log_example_picture()
         self._val_errors, self._val_repaired = [], 0
+
+    def _log_example_picture(self) -> None:
+        """Every validation: one utterance's reference and predicted spans, as a W&B image."""
+        from lightning.pytorch.loggers import WandbLogger
+
+        example, self._example = getattr(self, "_example", None), None
+        wandb_loggers = [lg for lg in self.loggers if isinstance(lg, WandbLogger)]
+        if example is None or not wandb_loggers or not self.trainer.is_global_zero:
+            return
+        import matplotlib.pyplot as plt
+        import wandb
+
+        from .spans_plot import plot_spans
+
+        key, units, ref, pred = example
+        fig = plot_spans(units, ref, pred, title=f"{key} at step {self.global_step}")
+        for logger in wandb_loggers:
+            logger.experiment.log(
+                {"val/alignment": wandb.Image(fig), "trainer/global_step": self.global_step}
+            )
+        plt.close(fig)
 
     def _gather_errors(self, errors: np.ndarray) -> np.ndarray:
         """All ranks' slot errors, so every rank logs (and checkpoints by) the same metric."""
@@ -167,12 +241,27 @@ class AlignerModule(L.LightningModule):
 
     def on_fit_start(self) -> None:
         share = 100.0 * self.trainable / self.total
-        message = f"trainable parameters: {self.trainable:,} of {self.total:,} ({share:.3f}%), LoRA preset {self.lora.name}"
+        t = self.trainer
+        batch_size = getattr(t.datamodule, "batch_size", None) if t.datamodule is not None else None
+        devices = t.num_devices * t.num_nodes
+        message = (
+            f"trainable parameters: {self.trainable:,} of {self.total:,} ({share:.3f}%), "
+            f"LoRA preset {self.lora.name}\n"
+            f"global batch: {batch_size} per device x {t.num_devices} devices x {t.num_nodes} nodes "
+            f"x {t.accumulate_grad_batches} accumulation = "
+            f"{(batch_size or 0) * devices * t.accumulate_grad_batches} utterances per optimizer step"
+        )
         log.info(message)
-        if self.trainer.is_global_zero:
+        if t.is_global_zero:
             print(message)
         for logger in self.loggers:
-            logger.log_hyperparams({"params/trainable": self.trainable, "params/total": self.total})
+            logger.log_hyperparams(
+                {
+                    "params/trainable": self.trainable,
+                    "params/total": self.total,
+                    "global_batch": (batch_size or 0) * devices * t.accumulate_grad_batches,
+                }
+            )
 
     # ---- checkpoints: only what trains -----------------------------------------------
     def trainable_state_keys(self) -> set[str]:
