@@ -108,7 +108,7 @@ def test_bf16_mixed_on_cpu_completes(make_cfg):
 
 # Loss after 6 steps of the default recipe on the synthetic corpus with seed 42: a change in
 # this number means the numerics changed (labels, loss, LoRA init, data order, ...).
-PINNED_LOSS = 5.25372838973999
+PINNED_LOSS = 5.232631206512451
 
 
 def test_pinned_loss_regression(make_cfg):

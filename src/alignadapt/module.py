@@ -66,6 +66,9 @@ class AlignerModule(L.LightningModule):
         self.base_config = base.config
         base.requires_grad_(False)
         self.net = apply_lora(base, self.lora)
+        # from_pretrained returns the model in eval mode and Lightning keeps each module's mode,
+        # so without this, dropout (LoRA's, the head's) would be off during training.
+        self.net.train()
         self.timestamp_token_id = base.config.timestamp_token_id
         self.class_ms = float(self.processor.timestamp_segment_time)
         self.trainable, self.total = count_parameters(self.net)
