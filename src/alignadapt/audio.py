@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,21 +11,77 @@ import torch
 import torchaudio.functional as AF
 
 SAMPLE_RATE = 16_000  # what the aligner's feature extractor expects
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # what `prepare` pairs (libsndfile reads all)
+CONVERT_HINT = "re-encode it, e.g. `ffmpeg -i IN -ac 1 -ar 16000 OUT.flac`"
 
 
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Decode with soundfile, average the channels, resample with torchaudio."""
+@dataclass(frozen=True)
+class AudioInfo:
+    frames: int
+    sample_rate: int
+    channels: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def audio_info(path: str | Path) -> AudioInfo:
+    """Header facts without decoding; ValueError naming the file when it cannot be read."""
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as err:
-        raise ValueError(f"{path}: cannot decode audio ({err}); convert it to wav or flac") from err
-    mono = data.mean(axis=1)
+        raise ValueError(f"{path}: cannot read audio ({err}); {CONVERT_HINT}") from None
+    return AudioInfo(int(info.frames), int(info.samplerate), int(info.channels))
+
+
+def load_audio(
+    path: str | Path,
+    sample_rate: int = SAMPLE_RATE,
+    channel: int | None = None,
+    start: float = 0.0,
+    end: float | None = None,
+) -> np.ndarray:
+    """Decode with soundfile, keep one channel or average them, resample with torchaudio.
+
+    `start`/`end` (seconds) read only that stretch of the file: a segment of a long recording
+    costs what the segment costs, not the whole file.
+    """
+    try:
+        with sf.SoundFile(str(path)) as f:
+            rate = f.samplerate
+            first = int(round(start * rate))
+            if first:
+                f.seek(min(first, f.frames))
+            count = -1 if end is None else max(0, int(round(end * rate)) - first)
+            data = f.read(count, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise ValueError(f"{path}: cannot decode audio ({err}); {CONVERT_HINT}") from err
+    if channel is not None:
+        if channel >= data.shape[1]:
+            raise ValueError(
+                f"{path}: has {data.shape[1]} channel(s), channel {channel} was asked for; "
+                "fix the manifest's 'channel' (0 is the first)"
+            )
+        mono = data[:, channel]
+    else:
+        mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if rate != sample_rate:
-        mono = AF.resample(torch.from_numpy(mono), rate, sample_rate).numpy()
+        mono = AF.resample(torch.from_numpy(np.ascontiguousarray(mono)), rate, sample_rate).numpy()
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
 def audio_duration(path: str | Path) -> float:
     """Duration in seconds from the header, without decoding."""
-    info = sf.info(str(path))
-    return info.frames / info.samplerate
+    return audio_info(path).duration
+
+
+def loudest_frame_dbfs(audio: np.ndarray, frame: int = 400) -> float:
+    """Level of the loudest 25 ms frame (dB full scale): a recording of silence stays far below
+    -50 dBFS everywhere, while any speech rises well above it somewhere."""
+    if len(audio) == 0:
+        return -float("inf")
+    n = max(1, len(audio) // frame)
+    frames = audio[: n * frame].reshape(n, -1) if len(audio) >= frame else audio[None, :]
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    return float(20 * np.log10(max(rms.max(), 1e-10)))

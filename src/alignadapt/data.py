@@ -1,15 +1,18 @@
 """The LightningDataModule: manifests in, processor inputs plus slot labels out.
 
 Manifests are indexed by byte offset and read line by line in the dataset, so memory holds
-the index, not the manifest. Audio is decoded in the DataLoader's worker processes. Every
-training and validation line is checked (JSON, fields, one timestamp pair per unit as the
-processor splits the text) in `setup`, before the first step, and a bad line stops the run
-with its file and line named.
+a small index (about 20 bytes an utterance), never the manifest. Audio is decoded, augmented
+and collated a whole batch at a time in the DataLoader's worker processes. Every training
+and validation line gets the checks of `alignadapt validate` in `setup`, before the first
+step; bad lines stop the run with file and line named (or are skipped and logged when
+`data.skip_bad_lines`). Long labelled recordings are cut at word boundaries into pieces no
+longer than `data.max_duration`.
 """
 
 from __future__ import annotations
 
 import logging
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,15 +21,18 @@ import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 from transformers import Qwen3ASRProcessor
 
-from .audio import SAMPLE_RATE, audio_duration, load_audio
-from .manifest import ManifestError, check_units, index_manifest, parse_line, read_at
+from .audio import SAMPLE_RATE, load_audio
+from .augment import AugmentSpec, augment
+from .manifest import ManifestError, index_manifest, read_at
+from .sampling import BatchPlan, plan_segments
 from .synthetic import SyntheticSpec, make_synthetic_corpus
 from .timing import slot_labels
+from .validation import Issue, inspect_manifest
 
 log = logging.getLogger(__name__)
+KEEP = 1000  # issues of each kind kept for messages; the rest are counted
 
 
 def split_units(processor: Qwen3ASRProcessor, text: str, language: str | None) -> list[str]:
@@ -72,15 +78,38 @@ class Example:
 
 
 class ManifestDataset(Dataset):
-    """Random access to a manifest through its byte-offset index."""
+    """Random access to a manifest through a small index; one line is read per item.
 
-    def __init__(self, manifest: str | Path, processor: Qwen3ASRProcessor):
+    Before `check`, the index is the byte offset of every line (8 bytes a line). `check`
+    reads every line once, runs the checks of `alignadapt validate` (headers only, no
+    decoding), and replaces it with an index of training items: per item the line's offset,
+    its number, its audio duration and, for a recording cut into pieces, which piece (20
+    bytes an item, plus 24 per piece). Items are whole lines or pieces of long labelled ones.
+
+    An item is an int; the data module's batch plan asks for whole batches,
+    `(epoch, [items])`, so a worker decodes a batch and augmentation can draw per epoch.
+    """
+
+    def __init__(
+        self,
+        manifest: str | Path,
+        processor: Qwen3ASRProcessor,
+        augment: AugmentSpec | None = None,
+        seed: int = 0,
+    ):
         self.manifest = Path(manifest)
         if not self.manifest.exists():
             raise FileNotFoundError(f"manifest {self.manifest} does not exist")
         self.offsets = index_manifest(self.manifest)
         self.lines: np.ndarray | None = None
+        self.durations: np.ndarray | None = None  # seconds per item, known after check()
+        self.pieces = np.full(len(self.offsets), -1, dtype=np.int32)  # -1: the whole line
+        # per piece: first unit, unit count (int32) and start, end in seconds (float64)
+        self.piece_units = np.zeros((0, 2), dtype=np.int32)
+        self.piece_times = np.zeros((0, 2), dtype=np.float64)
         self.processor = processor
+        self.augment = augment if augment is not None and augment.active else None
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -93,53 +122,141 @@ class ManifestDataset(Dataset):
             self.lines = np.searchsorted(np.asarray(starts), self.offsets, side="right")
         return int(self.lines[index])
 
-    def __getitem__(self, index: int) -> Example:
+    def example(self, index: int, rng: np.random.Generator | None = None) -> Example:
         line = self.line_of(index)
         utt = read_at(self.manifest, int(self.offsets[index]), line)
         units = split_units(self.processor, utt.text, utt.language)
-        return Example(
-            f"{self.manifest.name}:{line}",
-            load_audio(utt.audio_path),
-            units,
-            utt.spans or [],
-            utt.language,
-        )
+        spans = utt.spans or []
+        key = f"{self.manifest.name}:{line}"
+        piece = int(self.pieces[index])
+        if piece < 0:
+            audio = load_audio(utt.audio_path, channel=utt.channel)
+        else:
+            first, count = (int(x) for x in self.piece_units[piece])
+            start, end = (float(x) for x in self.piece_times[piece])
+            audio = load_audio(utt.audio_path, channel=utt.channel, start=start, end=end)
+            units = units[first : first + count]
+            length = len(audio) / SAMPLE_RATE
+            spans = [
+                (min(max(s - start, 0.0), length), min(max(e - start, 0.0), length))
+                for s, e in spans[first : first + count]
+            ]
+            key += f"@{start:.2f}s"
+        if rng is not None and self.augment is not None:
+            audio, spans = augment(audio, list(spans), self.augment, rng)
+        return Example(key, audio, units, list(spans), utt.language)
 
-    def check(self, require_labels: bool, max_duration: float | None = None) -> None:
-        """Read every line before training; raise on the first bad one, naming it."""
-        with open(self.manifest, encoding="utf-8") as f:
-            for number, raw in enumerate(
-                tqdm(f, desc=f"checking {self.manifest.name}", leave=False), start=1
-            ):
-                if not raw.strip():
-                    continue
-                utt = parse_line(raw, number, self.manifest)
-                if require_labels and not utt.labelled:
-                    raise ManifestError(
-                        self.manifest,
-                        number,
-                        "no reference timestamps",
-                        "training needs timestamps: pseudo-label the manifest with the base model first",
-                    )
-                check_units(utt, split_units(self.processor, utt.text, utt.language))
-                if not utt.audio_path.exists():
-                    raise ManifestError(
-                        self.manifest,
-                        number,
-                        f"audio file {utt.audio_path} does not exist",
-                        "paths are relative to the manifest's folder",
-                    )
-                if max_duration is not None:
-                    seconds = (
-                        utt.duration if utt.duration is not None else audio_duration(utt.audio_path)
-                    )
-                    if seconds > max_duration:
-                        raise ManifestError(
-                            self.manifest,
-                            number,
-                            f"{seconds:.1f} s of audio, over data.max_duration={max_duration:g}",
-                            "cut the recording at word boundaries into shorter lines, or raise data.max_duration",
+    def __getitem__(self, key: int | list[int] | tuple[int, list[int]]):
+        if isinstance(key, tuple):  # (epoch, batch) from the batch plan
+            epoch, indices = key
+            return [
+                self.example(i, np.random.default_rng([self.seed, epoch, int(i)])) for i in indices
+            ]
+        if isinstance(key, list):
+            return [self.example(i) for i in key]
+        return self.example(int(key))
+
+    def check(
+        self,
+        require_labels: bool,
+        max_duration: float | None = None,
+        skip_bad: bool = False,
+        progress: bool = True,
+    ) -> list[Issue]:
+        """Read every line before training, run every check, and build the item index.
+
+        Problems raise one ManifestError listing them all (file:line: reason), unless
+        `skip_bad`: then bad lines are left out of the index. Returns every issue found
+        (warnings and, when skipping, the skipped lines' problems). Labelled lines longer
+        than `max_duration` are cut at word boundaries into pieces; unlabelled ones cannot
+        be and are problems.
+        """
+        offsets, lines, durations, pieces = array("q"), array("i"), array("f"), array("i")
+        piece_units, piece_times = array("i"), array("d")
+        issues: list[Issue] = []  # the first KEEP problems and warnings: memory stays flat
+        bad = n_problems = n_warnings = 0
+
+        def split(text: str, language: str | None) -> list[str]:
+            return split_units(self.processor, text, language)
+
+        for report in inspect_manifest(
+            self.manifest, split, require_labels=require_labels, progress=progress
+        ):
+            cuts = None
+            if report.ok and max_duration is not None and report.duration > max_duration:
+                try:
+                    if not report.utt.labelled:
+                        raise ValueError(
+                            f"{report.duration:.1f} s of audio without timestamps, over "
+                            f"data.max_duration={max_duration:g}: it cannot be cut; "
+                            "pseudo-label it first so it can be cut at word boundaries"
                         )
+                    cuts = plan_segments(report.utt.spans, report.duration, max_duration)
+                except ValueError as err:
+                    report.issues.append(Issue(str(self.manifest), report.line, str(err)))
+            for issue in report.issues:
+                n_warnings += issue.warning
+                n_problems += not issue.warning
+                if (n_warnings if issue.warning else n_problems) <= KEEP:
+                    issues.append(issue)
+            if not report.ok:
+                bad += 1
+                continue
+            for first, count, start, end in cuts or [(0, 0, 0.0, report.duration)]:
+                offsets.append(report.offset)
+                lines.append(report.line)
+                durations.append(end - start)
+                if cuts is None:
+                    pieces.append(-1)
+                else:
+                    pieces.append(len(piece_units) // 2)
+                    piece_units.extend((first, count))
+                    piece_times.extend((start, end))
+        problems = [i for i in issues if not i.warning]
+        if problems and not skip_bad:
+            raise ManifestProblems(self.manifest, problems, n_problems)
+        if bad:
+            log.warning(
+                "%s: skipping %d bad line(s) (data.skip_bad_lines=true): %s",
+                self.manifest,
+                bad,
+                "; ".join(f"line {i.line}: {i.message}" for i in problems[:20])
+                + (" ..." if len(problems) > 20 else ""),
+            )
+        if n_warnings:
+            log.warning(
+                "%s: %d warning(s), e.g. %s (run alignadapt validate for all)",
+                self.manifest,
+                n_warnings,
+                next(str(i) for i in issues if i.warning).replace("\n", " "),
+            )
+        self.offsets = np.frombuffer(offsets, dtype=np.int64).copy()
+        self.lines = np.frombuffer(lines, dtype=np.int32).copy()
+        self.durations = np.frombuffer(durations, dtype=np.float32).copy()
+        self.pieces = np.frombuffer(pieces, dtype=np.int32).copy()
+        self.piece_units = np.frombuffer(piece_units, dtype=np.int32).reshape(-1, 2).copy()
+        self.piece_times = np.frombuffer(piece_times, dtype=np.float64).reshape(-1, 2).copy()
+        if not len(self.offsets):
+            raise ManifestError(self.manifest, 0, "no usable line", "run alignadapt validate on it")
+        return issues
+
+
+class ManifestProblems(ManifestError):
+    """Every problem of a manifest at once, each as file:line: reason."""
+
+    def __init__(self, manifest: str | Path, problems: list[Issue], total: int | None = None):
+        first = problems[0]
+        super().__init__(manifest, first.line, first.message, first.hint)
+        self.problems = problems
+        total = total or len(problems)
+        shown = "\n".join(str(p) for p in problems[:50])
+        more = f"\n... and {total - 50} more" if total > 50 else ""
+        self.args = (
+            f"{total} problem(s) in {manifest}; training stops before the first step:\n"
+            f"{shown}{more}\n"
+            "Fix them (alignadapt validate lists them), or set data.skip_bad_lines=true to "
+            "train without those lines.",
+        )
 
 
 class Collator:
@@ -174,6 +291,7 @@ class Collator:
         except ValueError as err:
             raise ValueError(f"{err} (batch: {', '.join(e.key for e in examples)})") from None
         batch["keys"] = [e.key for e in examples]
+        batch["units"] = [e.units for e in examples]
         batch["ref_times"] = [
             torch.tensor([t for s in e.spans for t in s], dtype=torch.float64) for e in examples
         ]
@@ -184,8 +302,12 @@ class Collator:
 class AlignDataModule(L.LightningDataModule):
     """Train/val/test manifests -> batches for the aligner.
 
-    `batch_size` counts utterances per device. `synthetic`, when set, makes a small corpus of
-    exact-time tone sequences at the manifest paths on first use (the default data).
+    `batch_size` counts utterances per device; `max_seconds`, when set, replaces it with a
+    budget of padded audio seconds per batch, filled from length buckets. Under DDP each
+    rank gets its share of the batches (see `sampling.BatchPlan`). Every line is checked in
+    `setup`; a bad one stops the run unless `skip_bad_lines`. `augment` (training only) is
+    an `AugmentSpec` as a dict. `synthetic`, when set, makes a small corpus of exact-time
+    tone sequences at the manifest paths on first use (the default data).
     """
 
     def __init__(
@@ -201,6 +323,11 @@ class AlignDataModule(L.LightningDataModule):
         synthetic: dict | None = None,
         synthetic_dir: str | None = None,
         max_duration: float | None = None,
+        max_seconds: float | None = None,
+        num_buckets: int = 20,
+        seed: int | None = None,
+        skip_bad_lines: bool = False,
+        augment: dict | None = None,
     ):
         super().__init__()
         self.pretrained, self.revision = pretrained, revision
@@ -211,6 +338,16 @@ class AlignDataModule(L.LightningDataModule):
         self.synthetic = SyntheticSpec(**synthetic) if synthetic else None
         self.synthetic_dir = synthetic_dir
         self.max_duration = max_duration
+        self.max_seconds = max_seconds
+        self.num_buckets = num_buckets
+        self.seed = seed
+        self.skip_bad_lines = skip_bad_lines
+        self.augment = AugmentSpec.from_dict(augment)
+        if max_seconds is not None and max_duration is not None and max_seconds < max_duration:
+            raise ValueError(
+                f"data.max_seconds={max_seconds:g} is under data.max_duration={max_duration:g}: "
+                "a batch could not hold the longest utterance; raise data.max_seconds"
+            )
         self.datasets: dict[str, ManifestDataset] = {}
         self.collator: Collator | None = None
 
@@ -235,20 +372,48 @@ class AlignDataModule(L.LightningDataModule):
         for split in wanted:
             path = self.manifests[split]
             if path and split not in self.datasets:
-                dataset = ManifestDataset(path, self.collator.processor)
-                dataset.check(require_labels=True, max_duration=self.max_duration)
+                dataset = ManifestDataset(
+                    path,
+                    self.collator.processor,
+                    augment=self.augment if split == "train" else None,
+                    seed=self.seed or 0,
+                )
+                dataset.check(
+                    require_labels=True,
+                    max_duration=self.max_duration,
+                    skip_bad=self.skip_bad_lines,
+                )
                 self.datasets[split] = dataset
 
-    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+    def batch_plan(self, split: str, shuffle: bool, batch_size: int) -> BatchPlan:
+        """This rank's batches of a split (len() is the number of steps per epoch)."""
         if split not in self.datasets:
             raise ValueError(f"no {split} manifest configured (data.{split}_manifest)")
-        return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
+        dataset = self.datasets[split]
+        trainer = self.trainer
+        durations = dataset.durations if dataset.durations is not None else np.ones(len(dataset))
+        return BatchPlan(
+            durations,
+            batch_size=None if self.max_seconds else batch_size,
+            max_seconds=self.max_seconds,
             shuffle=shuffle,
+            seed=self.seed,
+            num_replicas=trainer.world_size if trainer is not None else 1,
+            rank=trainer.global_rank if trainer is not None else 0,
+            num_buckets=self.num_buckets,
+        )
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+        # The plan yields whole batches, so `batch_size=None`: a worker decodes and collates
+        # a batch at once, and the processor runs once per batch, not per utterance.
+        return DataLoader(
+            self.datasets.get(split),
+            sampler=self.batch_plan(split, shuffle, batch_size),
+            batch_size=None,
             num_workers=self.num_workers,
             collate_fn=self.collator,
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=_worker_init if self.num_workers > 0 else None,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -261,4 +426,20 @@ class AlignDataModule(L.LightningDataModule):
         return self._loader("test", False, self.eval_batch_size)
 
 
-__all__ = ["AlignDataModule", "Collator", "ManifestDataset", "build_inputs", "split_units"]
+def _worker_init(worker_id: int) -> None:
+    """One torch thread per worker (the workers are the parallelism), plus Lightning's
+    per-worker seeding when seed_everything(workers=True) asked for it."""
+    from lightning.fabric.utilities.seed import pl_worker_init_function
+
+    torch.set_num_threads(1)
+    pl_worker_init_function(worker_id)
+
+
+__all__ = [
+    "AlignDataModule",
+    "Collator",
+    "ManifestDataset",
+    "ManifestProblems",
+    "build_inputs",
+    "split_units",
+]

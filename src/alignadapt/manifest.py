@@ -24,7 +24,7 @@ class ManifestError(ValueError):
     """A problem in a manifest line, with the place and what to do about it."""
 
     def __init__(self, path: str | Path, line: int, problem: str, hint: str = ""):
-        self.path, self.line, self.problem = str(path), line, problem
+        self.path, self.line, self.problem, self.hint = str(path), line, problem, hint
         message = f"{path}:{line}: {problem}"
         super().__init__(message + (f"\n  -> {hint}" if hint else ""))
 
@@ -38,14 +38,19 @@ class Utterance:
     duration: float | None = None
     line: int = 0
     source: str = ""
+    channel: int | None = None  # which channel of a multi-channel file (None: their average)
 
     @property
     def labelled(self) -> bool:
         return bool(self.spans)
 
 
-def parse_line(raw: str, line: int, manifest: str | Path) -> Utterance:
-    """One manifest line -> Utterance; raises ManifestError naming the line."""
+def parse_line(raw: str, line: int, manifest: str | Path, check_order: bool = True) -> Utterance:
+    """One manifest line -> Utterance; raises ManifestError naming the line.
+
+    `check_order=False` leaves the spans' order to the caller (validation reports every
+    span problem of a line instead of the first).
+    """
     try:
         record = json.loads(raw)
     except json.JSONDecodeError as err:
@@ -81,10 +86,22 @@ def parse_line(raw: str, line: int, manifest: str | Path) -> Utterance:
     path = Path(audio)
     if not path.is_absolute():
         path = Path(manifest).parent / path
+    channel = record.get("channel")
+    if channel is not None and (not isinstance(channel, int) or channel < 0):
+        raise ManifestError(
+            manifest, line, f"'channel' is {channel!r}", "give a channel index: 0, 1, ..."
+        )
     utt = Utterance(
-        path, text, spans, record.get("language"), record.get("duration"), line, str(manifest)
+        path,
+        text,
+        spans,
+        record.get("language"),
+        record.get("duration"),
+        line,
+        str(manifest),
+        channel,
     )
-    if spans:
+    if spans and check_order:
         check_span_order(utt)
     return utt
 
@@ -171,6 +188,8 @@ def to_record(utt: Utterance, units: list[str], relative_to: Path | None = None)
         record["language"] = utt.language
     if utt.duration is not None:
         record["duration"] = round(utt.duration, 4)
+    if utt.channel is not None:
+        record["channel"] = utt.channel
     if utt.spans:
         record["words"] = [
             {"word": u, "start": round(s, 4), "end": round(e, 4)}
