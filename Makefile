@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng libsndfile1
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test test-fast lint format train clean
+.PHONY: help install system-deps test test-fast lint format train sweep sweep-local bench-train clean
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,15 @@ format:  ## ruff format and autofix
 
 train:  ## LoRA fine-tuning of the tiny model on the synthetic corpus (CPU)
 	$(BIN)/python train.py model=tiny trainer=cpu
+
+sweep:  ## create the W&B Bayesian sweep (online: needs WANDB_API_KEY), then run the printed agent
+	$(BIN)/wandb sweep sweeps/wandb_bayes.yaml
+
+sweep-local:  ## an offline Hydra multirun grid over LoRA rank on the tiny model
+	$(BIN)/python train.py -m model=tiny trainer=cpu lora.r=4,8,16 test=false
+
+bench-train:  ## training-step throughput (audio s/s; MFU on a GPU)
+	$(BIN)/python bench/train_step.py
 
 clean:  ## remove logs, caches and the generated corpus (not .venv)
 	rm -rf logs .cache data/synthetic .pytest_cache .ruff_cache
