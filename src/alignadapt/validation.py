@@ -77,23 +77,31 @@ def is_supported_language(language: str | None) -> bool:
     return name is None or name.capitalize() in FORCED_ALIGNER_LANGUAGES
 
 
+# Marks that stand for spoken words ("percent", "and", "at", "plus"...): dropping them
+# changes what the transcript says, unlike dropping commas or full stops.
+SPOKEN_MARKS = set("%&@#/\\*+=<>~^|")
+
+
 def splitter_changes(text: str, language: str | None, split: Splitter) -> list[str]:
     """What the splitter does to the text beyond dropping punctuation: numbers whose inner
     marks vanish ("3.14" -> "314") and symbols that vanish ("%", "$", "+")."""
+
+    def plain(c: str) -> bool:  # punctuation whose loss changes nothing spoken
+        return unicodedata.category(c).startswith("P") and c not in SPOKEN_MARKS and c != "'"
+
     notes = []
     for token in text.split():
-        has_symbol = any(unicodedata.category(c).startswith("S") for c in token)
-        inner = token.strip("".join(c for c in token if not c.isalnum()))
-        mixed_number = any(c.isdigit() for c in inner) and any(
-            not (c.isalnum() or c == "'") for c in inner
-        )
-        if not (has_symbol or mixed_number):
-            continue
+        if any(c.isdigit() for c in token):  # inner marks of numbers matter: "3.14"
+            core = token.strip("".join(c for c in token if plain(c)))
+        else:  # "U.S.A." -> "USA" and "state-of-the-art" -> "stateoftheart" are harmless
+            core = "".join(c for c in token if not plain(c))
         units = split(token, language)
+        if "".join(units) == core:
+            continue
         if not units:
-            notes.append(f"{token!r} vanishes")
+            notes.append(f"{core!r} vanishes")
         else:
-            notes.append(f"{token!r} becomes {' '.join(units)!r}")
+            notes.append(f"{core!r} becomes {' '.join(units)!r}")
     return notes
 
 
@@ -300,7 +308,7 @@ class Summary:
         share = self.labelled / self.good if self.good else 0.0
         out = [
             f"lines: {self.lines} ({self.good} good, {self.problems} problems, {self.warnings} warnings)",
-            f"audio: {self.seconds / 3600:.3f} h of good lines",
+            f"audio: {self.seconds / 3600:.2f} h ({self.seconds:.1f} s) in good lines",
             "languages: " + (", ".join(f"{k} {v}" for k, v in self.languages.most_common()) or "-"),
             f"labelled: {self.labelled} of {self.good} good lines ({share:.0%})",
             "durations:",
