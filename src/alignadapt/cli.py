@@ -14,6 +14,9 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tiny-model": ("alignadapt.commands.tiny_model", "build the tiny test/demo aligner into a directory"),
     "synthetic-data": ("alignadapt.commands.synthetic_data", "write the synthetic exact-time corpus"),
+    "prepare": ("alignadapt.commands.prepare", "audio + transcripts / TextGrid / CTM / NeMo -> manifest"),
+    "validate": ("alignadapt.commands.validate", "check every line of a manifest, then summarise it"),
+    "split": ("alignadapt.commands.split", "train/val/test manifests, one recording/speaker per split"),
     "demo-data": ("alignadapt.commands.demo_data", "synthesise the espeak-ng demo corpus (domain + general)"),
 }
 
