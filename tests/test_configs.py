@@ -96,3 +96,16 @@ def test_no_config_holds_a_secret():
     for path in Path(CONF).rglob("*.yaml"):
         text = path.read_text().lower()
         assert "api_key:" not in text and "wandb_api_key=" not in text, path
+
+
+@pytest.mark.parametrize("logger", GROUPS["logger"])
+def test_every_logger_instantiates_offline(logger, tmp_path, shared_dir, monkeypatch):
+    from alignadapt.config import instantiate_group
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = compose_train([f"logger={logger}"], tmp_path, shared_dir)
+    loggers = instantiate_group(cfg.get("logger"))
+    names = {"csv": ["CSVLogger"], "wandb": ["WandbLogger"], "none": []}[logger]
+    assert [type(lg).__name__ for lg in loggers] == names
+    for lg in loggers:
+        assert str(tmp_path) in str(lg.save_dir)
