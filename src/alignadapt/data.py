@@ -12,6 +12,7 @@ longer than `data.max_duration`.
 from __future__ import annotations
 
 import logging
+import os
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,6 +343,10 @@ class AlignDataModule(L.LightningDataModule):
         self.num_buckets = num_buckets
         self.seed = seed
         self.skip_bad_lines = skip_bad_lines
+        if augment is not None and not isinstance(augment, dict):  # a DictConfig from Hydra
+            from omegaconf import OmegaConf
+
+            augment = OmegaConf.to_container(augment, resolve=True)
         self.augment = AugmentSpec.from_dict(augment)
         if max_seconds is not None and max_duration is not None and max_seconds < max_duration:
             raise ValueError(
@@ -376,7 +381,10 @@ class AlignDataModule(L.LightningDataModule):
                     path,
                     self.collator.processor,
                     augment=self.augment if split == "train" else None,
-                    seed=self.seed or 0,
+                    # augmentation draws per (seed, epoch, item): the run's seed by default
+                    seed=self.seed
+                    if self.seed is not None
+                    else int(os.environ.get("PL_GLOBAL_SEED", 0)),
                 )
                 dataset.check(
                     require_labels=True,
