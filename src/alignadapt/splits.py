@@ -80,6 +80,9 @@ def split_manifest(
     for path in outputs.values():
         if path.exists() and path.resolve() == manifest.resolve():
             raise ValueError(f"{path} is the input; write the splits to another folder")
+    existing = [str(p) for p in outputs.values() if p.exists()]
+    if existing and not force:  # checked before writing any, so no half-replaced set
+        raise FileExistsError(f"{', '.join(existing)} exist(s); pass --force to replace them")
     groups = _Groups()
     sizes: dict[str, float] = {}
     line_group: list[tuple[int, str, float]] = []
