@@ -1,0 +1,62 @@
+"""The espeak-ng demo corpus: word times checked against the audio itself, not espeak's events."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="needs the espeak-ng Debian package"
+)
+
+
+def frame_db(audio: np.ndarray, rate: int) -> np.ndarray:
+    frame = rate // 100  # 10 ms
+    n = len(audio) // frame
+    rms = (
+        np.sqrt(np.mean(audio[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1))
+        + 1e-9
+    )
+    return 20 * np.log10(rms / rms.max())
+
+
+@pytest.mark.parametrize("kind", ["general", "domain"])
+def test_demo_times_agree_with_the_audio(tmp_path, kind):
+    from alignadapt.demo import write_split
+
+    manifest = write_split(tmp_path, f"{kind}_probe", 12, kind, seed=3, progress=False)
+    lines = [json.loads(x) for x in manifest.read_text().splitlines()]
+    assert len(lines) == 12
+    for line in lines:
+        audio, rate = sf.read(tmp_path / line["audio_path"], dtype="float32")
+        assert rate == 16000
+        db = frame_db(audio, rate)
+        words = line["words"]
+        assert [w["word"] for w in words] == line["text"].split()
+        first, last = words[0]["start"], words[-1]["end"]
+        before = db[: int(first * 100) - 1]
+        after = db[int(np.ceil(last * 100)) + 1 :]
+        # silent before the first start and after the last end: 20 dB under the loudest frame
+        assert before.max() < -20, (line["audio_path"], before.max())
+        assert after.size == 0 or after.max() < -20, (line["audio_path"], after.max())
+        # sounding within 30 ms of the first start: clearly (6 dB) above everything before it
+        onset = db[int(first * 100) : int(first * 100) + 3].max()
+        assert onset > before.max() + 6 and onset > -35, (line["audio_path"], onset, before.max())
+        for a, b in zip(words, words[1:], strict=False):  # ordered, non-overlapping, non-empty
+            assert a["start"] < a["end"] <= b["start"] + 1e-6
+
+
+def test_demo_base_loads_through_the_normal_model_path():
+    from pathlib import Path
+
+    from alignadapt.modeling import load_aligner
+
+    path = Path(__file__).resolve().parents[1] / "models" / "demo-base"
+    model, processor = load_aligner(str(path))
+    assert model.config.num_labels == 200
+    assert sum(p.numel() for p in model.parameters()) == 1_248_128
+    assert (
+        processor.tokenizer.convert_tokens_to_ids("<timestamp>") == model.config.timestamp_token_id
+    )
