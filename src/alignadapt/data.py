@@ -329,8 +329,11 @@ class AlignDataModule(L.LightningDataModule):
         seed: int | None = None,
         skip_bad_lines: bool = False,
         augment: dict | None = None,
+        replay: dict | None = None,
     ):
         super().__init__()
+        # {manifest, share, seed, out}: mix general utterances into training (see replay.py)
+        self.replay = replay if replay and replay.get("manifest") else None
         self.pretrained, self.revision = pretrained, revision
         self.manifests = {"train": train_manifest, "val": val_manifest, "test": test_manifest}
         self.batch_size = batch_size
@@ -376,6 +379,19 @@ class AlignDataModule(L.LightningDataModule):
         )
         for split in wanted:
             path = self.manifests[split]
+            if path and split == "train" and self.replay and "train" not in self.datasets:
+                from .replay import mix_with_replay
+
+                r = self.replay
+                path = mix_with_replay(
+                    path, r["manifest"], r.get("share", 0.5), r.get("seed", 0), r["out"]
+                )
+                log.info(
+                    "training on %s: %s with %.0f%% replay",
+                    path,
+                    self.manifests[split],
+                    100 * r["share"],
+                )
             if path and split not in self.datasets:
                 dataset = ManifestDataset(
                     path,

@@ -99,6 +99,7 @@ class DemoSpec:
     domain_val: int = 80
     domain_test: int = 150
     general_test: int = 150
+    general_replay: int = 300  # general utterances to mix into domain training (data.replay)
     general_train: int = 0  # fresh general utterances for pretraining the demo base (make pretrain)
     general_val: int = 0
     seed: int = 7
@@ -203,6 +204,7 @@ def make_demo_corpus(
         "domain_val": (spec.domain_val, "domain", spec.seed + 1),
         "domain_test": (spec.domain_test, "domain", spec.seed + 2),
         "general_test": (spec.general_test, "general", spec.seed + 3),
+        "general_replay": (spec.general_replay, "general", spec.seed + 6),
         "general_train": (spec.general_train, "general", spec.seed + 4),
         "general_val": (spec.general_val, "general", spec.seed + 5),
     }

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         domain_val=args.domain_val,
         domain_test=args.domain_test,
         general_test=args.general_test,
+        general_replay=args.general_replay,
         general_train=args.general_train,
         general_val=args.general_val,
         seed=args.seed,
