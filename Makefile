@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng libsndfile1
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test test-fast lint format train sweep sweep-local bench-train clean
+.PHONY: help install system-deps test test-fast lint format train sweep sweep-local bench bench-train clean
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ sweep:  ## create the W&B Bayesian sweep (online: needs WANDB_API_KEY), then run
 
 sweep-local:  ## an offline Hydra multirun grid over LoRA rank on the tiny model
 	$(BIN)/python train.py -m model=tiny trainer=cpu lora.r=4,8,16 test=false
+
+bench:  ## data pipeline: audio s/s per worker, padding with/without buckets, memory vs manifest size
+	$(BIN)/python bench/data_pipeline.py
 
 bench-train:  ## training-step throughput (audio s/s; MFU on a GPU)
 	$(BIN)/python bench/train_step.py

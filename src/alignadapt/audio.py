@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio.functional as AF
+import torchaudio
 
 SAMPLE_RATE = 16_000  # what the aligner's feature extractor expects
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # what `prepare` pairs (libsndfile reads all)
@@ -67,8 +68,20 @@ def load_audio(
     else:
         mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if rate != sample_rate:
-        mono = AF.resample(torch.from_numpy(np.ascontiguousarray(mono)), rate, sample_rate).numpy()
+        mono = resample(np.ascontiguousarray(mono), rate, sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=32)
+def _resampler(source: int, target: int) -> torchaudio.transforms.Resample:
+    return torchaudio.transforms.Resample(source, target)  # the sinc kernel, computed once
+
+
+def resample(audio: np.ndarray, source: int, target: int) -> np.ndarray:
+    """torchaudio's band-limited resampling (same result as torchaudio.functional.resample),
+    with the filter kernel kept per rate pair instead of rebuilt for every file."""
+    with torch.no_grad():
+        return _resampler(source, target)(torch.from_numpy(audio)).numpy()
 
 
 def audio_duration(path: str | Path) -> float:

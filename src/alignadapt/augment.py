@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, resample
 
 Spans = list[tuple[float, float]]
 
@@ -78,7 +78,7 @@ def change_speed(audio: np.ndarray, spans: Spans, factor: float) -> tuple[np.nda
     source_rate = int(round(SAMPLE_RATE * factor))
     if source_rate == SAMPLE_RATE:
         return audio, spans
-    out = AF.resample(torch.from_numpy(audio), source_rate, SAMPLE_RATE).numpy()
+    out = resample(audio, source_rate, SAMPLE_RATE)
     ratio = SAMPLE_RATE / source_rate
     return out, [(s * ratio, e * ratio) for s, e in spans]
 

@@ -91,6 +91,8 @@ def splitter_changes(text: str, language: str | None, split: Splitter) -> list[s
 
     notes = []
     for token in text.split():
+        if token.isalnum():  # letters and digits only: the splitter keeps them as they are
+            continue
         if any(c.isdigit() for c in token):  # inner marks of numbers matter: "3.14"
             core = token.strip("".join(c for c in token if plain(c)))
         else:  # "U.S.A." -> "USA" and "state-of-the-art" -> "stateoftheart" are harmless
@@ -133,6 +135,13 @@ def _span_issues(utt: Utterance, duration: float | None) -> list[tuple[str, str]
     return out
 
 
+def header_of(audio: Path) -> AudioInfo | None:
+    """The audio's header, None when the file does not exist; ValueError when unreadable."""
+    if not audio.exists():
+        return None
+    return audio_info(audio)
+
+
 def inspect_line(
     raw: bytes,
     offset: int,
@@ -142,7 +151,7 @@ def inspect_line(
     *,
     scan_audio: bool = False,
     require_labels: bool = False,
-    info: Callable[[Path], AudioInfo] = audio_info,
+    info: Callable[[Path], AudioInfo | None] | None = None,
 ) -> LineReport:
     """All checks of one line. `scan_audio` decodes the audio (slow; finds corrupt data and
     silence); without it only the header is read."""
@@ -188,22 +197,22 @@ def inspect_line(
         )
     if require_labels and not utt.labelled:
         add("no reference timestamps", PSEUDO_LABEL_HINT)
-    if not utt.audio_path.exists():
-        add(
-            f"audio file {utt.audio_path} does not exist",
-            "paths are relative to the manifest's folder (or absolute)",
-        )
-    else:
-        try:
-            header = info(utt.audio_path)
+    try:
+        header = (info or header_of)(utt.audio_path)
+        if header is None:
+            add(
+                f"audio file {utt.audio_path} does not exist",
+                "paths are relative to the manifest's folder (or absolute)",
+            )
+        else:
             report.duration = header.duration
             if utt.channel is not None and utt.channel >= header.channels:
                 add(
                     f"channel {utt.channel} asked for, {utt.audio_path.name} has {header.channels}",
                     "fix the line's 'channel' (0 is the first)",
                 )
-        except ValueError as err:
-            add(str(err), "")
+    except ValueError as err:
+        add(str(err))
     for message, hint in _span_issues(utt, report.duration):
         add(message, hint)
     if report.duration is not None:
@@ -252,14 +261,20 @@ def inspect_manifest(
 ) -> Iterator[LineReport]:
     """A LineReport for every non-blank line, in order, reading one line at a time."""
     path = Path(path)
-    cache: dict[Path, AudioInfo] = {}
+    cache: dict[Path, AudioInfo | None | ValueError] = {}
 
-    def info(audio: Path) -> AudioInfo:  # segments of one recording share its header
+    def info(audio: Path) -> AudioInfo | None:  # pieces of one recording share its header
         if audio not in cache:
             if len(cache) > 4096:
                 cache.clear()
-            cache[audio] = audio_info(audio)
-        return cache[audio]
+            try:
+                cache[audio] = header_of(audio)
+            except ValueError as err:
+                cache[audio] = err
+        found = cache[audio]
+        if isinstance(found, ValueError):
+            raise found
+        return found
 
     with open(path, "rb") as f:
         offset = 0
