@@ -231,12 +231,13 @@ class ManifestDataset(Dataset):
                 n_warnings,
                 next(str(i) for i in issues if i.warning).replace("\n", " "),
             )
-        self.offsets = np.frombuffer(offsets, dtype=np.int64).copy()
-        self.lines = np.frombuffer(lines, dtype=np.int32).copy()
-        self.durations = np.frombuffer(durations, dtype=np.float32).copy()
-        self.pieces = np.frombuffer(pieces, dtype=np.int32).copy()
-        self.piece_units = np.frombuffer(piece_units, dtype=np.int32).reshape(-1, 2).copy()
-        self.piece_times = np.frombuffer(piece_times, dtype=np.float64).reshape(-1, 2).copy()
+        # numpy views of the arrays' own buffers: no second copy of the index, ever
+        self.offsets = np.frombuffer(offsets, dtype=np.int64)
+        self.lines = np.frombuffer(lines, dtype=np.int32)
+        self.durations = np.frombuffer(durations, dtype=np.float32)
+        self.pieces = np.frombuffer(pieces, dtype=np.int32)
+        self.piece_units = np.frombuffer(piece_units, dtype=np.int32).reshape(-1, 2)
+        self.piece_times = np.frombuffer(piece_times, dtype=np.float64).reshape(-1, 2)
         if not len(self.offsets):
             raise ManifestError(self.manifest, 0, "no usable line", "run alignadapt validate on it")
         return issues

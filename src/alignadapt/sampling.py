@@ -102,7 +102,7 @@ class BatchPlan(DistributedSampler):
         ids = np.searchsorted(edges, self.durations, side="left")
         buckets = []
         for b in range(len(edges) + 1):
-            members = np.flatnonzero(ids == b)
+            members = np.flatnonzero(ids == b).astype(np.int32)  # 4 bytes an item
             if len(members):
                 longest = float(self.durations[members].max())
                 size = max(1, int(self.max_seconds // max(longest, 1e-6)))

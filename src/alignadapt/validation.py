@@ -31,8 +31,8 @@ SILENCE_DBFS = -50.0  # loudest 25 ms frame below this: no speech in the file
 END_TOLERANCE = 0.02  # seconds a last word may end past the audio (rounding in other tools)
 DURATION_BINS = (1, 5, 10, 30, 60, 300)  # seconds: histogram edges in the summary
 PSEUDO_LABEL_HINT = (
-    "training needs reference timestamps: pseudo-label the manifest with the base model first "
-    "(alignadapt pseudo-label), or remove the line"
+    "training needs reference timestamps: pseudo-label the manifest with the base model "
+    "first, or remove the line"
 )
 
 
