@@ -63,7 +63,9 @@ def test_datamodule_rejects_a_count_mismatch_before_training_naming_the_line(
         dm.setup("fit")
 
 
-def test_datamodule_rejects_unlabelled_lines_pointing_to_pseudo_labelling(tiny_dir, corpus, tmp_path):
+def test_datamodule_rejects_unlabelled_lines_pointing_to_pseudo_labelling(
+    tiny_dir, corpus, tmp_path
+):
     line = json.loads(corpus["train"].read_text().splitlines()[0])
     line["audio_path"] = str(corpus["train"].parent / line["audio_path"])
     unlabelled = dict(line, words=None)
