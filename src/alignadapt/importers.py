@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
 from transformers.models.qwen3_asr.processing_qwen3_asr import _is_cjk_char
 
 from .audio import AudioInfo, audio_info
@@ -214,7 +215,7 @@ def import_folders(
     problems: list[ImportProblem],
 ) -> Iterator[dict]:
     """Unlabelled records from (audio, transcript) pairs."""
-    for audio, text_file in pairing.pairs:
+    for audio, text_file in tqdm(pairing.pairs, desc="importing", unit=" files"):
         try:
             text = read_transcript(text_file)
             if not text:
@@ -262,7 +263,7 @@ def import_textgrids(
     problems: list[ImportProblem],
 ) -> Iterator[dict]:
     """Labelled records from (audio, TextGrid) pairs; MFA output works as it is (tier 'words')."""
-    for audio, grid in pairing.pairs:
+    for audio, grid in tqdm(pairing.pairs, desc="importing", unit=" files"):
         try:
             text, units, spans = reconcile(read_textgrid_words(grid, tier), split, language)
             info = audio_info(audio)
@@ -314,7 +315,8 @@ def import_ctm(
     by_stem: dict[str, list[Path]] = defaultdict(list)
     for path in audio_files:
         by_stem[path.stem].append(path)
-    for (utt_id, chan), words in read_ctm(ctm, problems).items():
+    groups = read_ctm(ctm, problems)
+    for (utt_id, chan), words in tqdm(groups.items(), desc="importing", unit=" utts"):
         source = f"{ctm} ({utt_id}, channel {chan})"
         candidates = by_stem.get(utt_id, [])
         if len(candidates) != 1:
@@ -357,7 +359,7 @@ def import_nemo(
 ) -> Iterator[dict]:
     """Unlabelled records from a NeMo manifest (`audio_filepath`, `duration`, `text`)."""
     with open(manifest, encoding="utf-8") as f:
-        for number, raw in enumerate(f, start=1):
+        for number, raw in enumerate(tqdm(f, desc="importing", unit=" lines"), start=1):
             if not raw.strip():
                 continue
             source = f"{manifest}:{number}"
