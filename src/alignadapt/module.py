@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .decoding import decode_argmax
+from .decoding import DECODINGS, decode
 from .metrics import slot_errors_ms, summarize
 from .modeling import (
     LoraSpec,
@@ -50,6 +50,7 @@ class AlignerModule(L.LightningModule):
         loss: str = "hard",  # "hard" cross-entropy or "soft": the target spread over nearby classes
         soft_sigma: float = 1.0,  # classes (x 80 ms): width of the soft target
         compile: bool = False,  # torch.compile the decoder (GPU; variable shapes recompile on CPU)
+        decoding: str = "argmax",  # argmax | subclass: how validation turns logits into times
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
@@ -75,6 +76,9 @@ class AlignerModule(L.LightningModule):
         if loss not in ("hard", "soft"):
             raise ValueError(f"model.loss must be 'hard' or 'soft', not {loss!r}")
         self.loss_kind, self.soft_sigma = loss, soft_sigma
+        if decoding not in DECODINGS:
+            raise ValueError(f"model.decoding must be one of {', '.join(DECODINGS)}, not {decoding!r}")
+        self.decoding = decoding
         if compile:
             self.aligner.model.language_model.compile(dynamic=True)
         self._step_started: float | None = None
@@ -152,7 +156,7 @@ class AlignerModule(L.LightningModule):
     # ---- validation ------------------------------------------------------------------
     def decode_batch(self, logits: torch.Tensor, mask: torch.Tensor):
         counts = mask.sum(dim=1).tolist()
-        return [decode_argmax(chunk, self.class_ms) for chunk in torch.split(logits, counts)]
+        return [decode(chunk, self.class_ms, self.decoding) for chunk in torch.split(logits, counts)]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._evaluate(batch, "val", batch_idx)

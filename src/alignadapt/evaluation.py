@@ -1,0 +1,244 @@
+"""Base model versus adapted models on a held-out manifest: the work behind evaluate.py.
+
+Each model runs over the manifest in batches (one shared runner, `alignadapt.inference`),
+each decoding asked for becomes a column, and `write_report` writes metrics.json, the table,
+words.csv and the plots into one folder, and logs them to W&B when a W&B logger is given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .audio import load_audio
+from .data import split_units
+from .inference import Aligner, load_for_inference
+from .manifest import Utterance, iter_manifest
+from .modeling import ADAPTER_META, load_processor_and_config
+from .report import (
+    UttResult,
+    bootstrap_aas_difference,
+    column_metrics,
+    format_table,
+    plot_error_by_position,
+    plot_error_distribution,
+    plot_timeline,
+    worst_words,
+    write_words_csv,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Item:
+    key: str
+    utt: Utterance
+    units: list[str]
+
+
+def read_items(manifest: str | Path, processor) -> tuple[list[Item], list[dict]]:
+    """Lines with a reference that matches their units, and every other line with its problem."""
+    items, mismatched = [], []
+    for utt in iter_manifest(manifest):
+        key = f"{Path(manifest).name}:{utt.line}"
+        units = split_units(processor, utt.text, utt.language)
+        if not utt.spans:
+            problem = "no reference timestamps"
+        elif len(utt.spans) != len(units):
+            problem = (
+                f"{len(units)} units as the aligner splits the text, {len(utt.spans)} "
+                f"reference pairs (units: {' '.join(units[:12])}{' ...' if len(units) > 12 else ''})"
+            )
+        else:
+            items.append(Item(key, utt, units))
+            continue
+        mismatched.append({"key": key, "problem": problem})
+        log.warning("%s: not scored: %s", key, problem)
+    return items, mismatched
+
+
+def base_of(source: str | Path) -> str | None:
+    """The base model an adapter directory or a checkpoint was trained on."""
+    path = Path(source)
+    if (path / ADAPTER_META).exists():
+        return json.loads((path / ADAPTER_META).read_text())["base_model"]
+    if path.suffix == ".ckpt" and path.exists():
+        import torch
+
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        return (ckpt.get("hyper_parameters") or {}).get("pretrained") or (
+            ckpt.get("alignadapt") or {}
+        ).get("base_model")
+    return None
+
+
+def predict_model(
+    name: str, source: str, base: str | None, items: Sequence[Item], settings: dict
+) -> list[dict]:
+    """Decoded alignments per item (one dict decoding -> Decoded each) for one model."""
+    model, processor = load_for_inference(source, base, settings.get("dtype", "float32"))
+    aligner = Aligner(
+        model,
+        processor,
+        settings["decodings"],
+        settings["window"],
+        settings["window_margin"],
+        settings["max_units_per_second"],
+        settings.get("device", "cpu"),
+    )
+    out: list[dict] = []
+    size = settings["batch_size"]
+    with tqdm(total=len(items), desc=f"aligning with {name}", unit="utt") as bar:
+        for i in range(0, len(items), size):
+            chunk = items[i : i + size]
+            audios = [load_audio(it.utt.audio_path, channel=it.utt.channel) for it in chunk]
+            out += [a.decoded for a in aligner.align(audios, [it.units for it in chunk])]
+            bar.update(len(chunk))
+    return out
+
+
+def run_evaluation(
+    manifest: str | Path,
+    models: dict[str, str],
+    base: str | None,
+    out_dir: str | Path,
+    decodings: Sequence[str] = ("argmax",),
+    terms: Sequence[str] = (),
+    settings: dict | None = None,
+    worst: int = 5,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    loggers: Sequence = (),
+) -> dict:
+    """Run the base and every adapted model, write the report, return metrics.json's content."""
+    settings = {
+        "batch_size": 8,
+        "window": 240.0,
+        "window_margin": 2.0,
+        "max_units_per_second": 8.0,
+        **(settings or {}),
+        "decodings": list(decodings),
+    }
+    base = base or next((b for b in map(base_of, models.values()) if b), None)
+    if not base:
+        raise ValueError(
+            "no base model: set base=... (a hub id or directory), or give an adapted model "
+            "that names its base (an adapter directory or a train.py checkpoint)"
+        )
+    sources = {"base": base, **{k: str(v) for k, v in models.items() if v}}
+    processor, _ = load_processor_and_config(base)
+    items, mismatched = read_items(manifest, processor)
+    if not items:
+        raise ValueError(f"{manifest}: no line with reference timestamps matching its units")
+    term_units = {u.lower() for t in terms for u in split_units(processor, t, None)}
+    results = [
+        UttResult(
+            it.key,
+            it.units,
+            np.asarray(it.utt.spans, dtype=np.float64),
+            it.utt.language or "unknown",
+            str(it.utt.audio_path),
+        )
+        for it in items
+    ]
+    columns: list[str] = []
+    for name, source in sources.items():
+        predicted = predict_model(name, source, None if name == "base" else base, items, settings)
+        for decoding in decodings:
+            column = name if len(decodings) == 1 else f"{name}/{decoding}"
+            columns.append(column)
+            for result, decoded in zip(results, predicted, strict=True):
+                result.predictions[column] = decoded[decoding]
+    metrics: dict = {
+        "manifest": str(manifest),
+        "models": sources,
+        "decodings": list(decodings),
+        "utterances": len(results),
+        "terms": sorted(term_units),
+        "columns": {c: column_metrics(results, c, term_units) for c in columns},
+        "mismatched": mismatched,
+    }
+    base_columns = {d: ("base" if len(decodings) == 1 else f"base/{d}") for d in decodings}
+    vs_base = {}
+    for column in columns:
+        decoding = column.split("/")[1] if "/" in column else decodings[0]
+        if not column.startswith("base"):
+            vs_base[column] = {
+                "base": base_columns[decoding],
+                **bootstrap_aas_difference(
+                    results, column, base_columns[decoding], bootstrap, seed
+                ),
+            }
+    metrics["vs_base"] = vs_base
+    write_report(Path(out_dir), metrics, results, columns, term_units, worst, loggers)
+    return metrics
+
+
+def write_report(
+    out_dir: Path,
+    metrics: dict,
+    results: Sequence[UttResult],
+    columns: Sequence[str],
+    terms: set[str],
+    worst: int,
+    loggers: Sequence = (),
+) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = out_dir / "plots"
+    plots.mkdir(exist_ok=True)
+    table = format_table(metrics)
+    print(table)
+    (out_dir / "table.txt").write_text(table + "\n")
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_words_csv(out_dir / "words.csv", results, columns, terms)
+    images = {
+        "error_distribution": plot_error_distribution(
+            results, columns, plots / "error_distribution.png"
+        ),
+        "error_by_position": plot_error_by_position(
+            results, columns, plots / "error_by_position.png"
+        ),
+    }
+    # worst utterances: by their mean AAS over the columns
+    order = np.argsort([-np.mean([r.errors(c).mean() for c in columns]) for r in results])
+    for rank, i in enumerate(order[:worst]):
+        r = results[i]
+        images[f"worst_{rank + 1}"] = plot_timeline(
+            r, columns, load_audio(r.audio_path), plots / f"worst_{rank + 1}.png"
+        )
+    log_to_wandb(loggers, metrics, images, results, columns)
+
+
+def flatten(prefix: str, value) -> dict[str, float]:
+    if isinstance(value, dict):
+        return {
+            k: v for key, sub in value.items() for k, v in flatten(f"{prefix}/{key}", sub).items()
+        }
+    return {prefix: value} if isinstance(value, int | float) else {}
+
+
+def log_to_wandb(loggers: Sequence, metrics: dict, images: dict, results, columns) -> None:
+    from lightning.pytorch.loggers import WandbLogger
+
+    for logger in loggers:
+        if not isinstance(logger, WandbLogger):
+            continue
+        import wandb
+
+        run = logger.experiment
+        scalars = flatten("eval", metrics["columns"]) | flatten("eval/vs_base", metrics["vs_base"])
+        run.log(scalars | {f"eval/plots/{k}": wandb.Image(str(p)) for k, p in images.items()})
+        for column in columns:
+            rows = worst_words(results, column)
+            table = wandb.Table(columns=list(rows[0]) if rows else ["key"])
+            for row in rows:
+                table.add_data(*row.values())
+            run.log({f"eval/worst_words/{column}": table})
+        run.summary.update(scalars)
