@@ -229,6 +229,8 @@ class Aligner:
         for i, audio in enumerate(audios):
             if results[i] is None:
                 results[i] = self.align_long(audio, unit_lists[i])
+            for dec in results[i].decoded.values():  # no word ends past the audio
+                np.minimum(dec.times, len(audio) / SAMPLE_RATE, out=dec.times)
         return results  # type: ignore[return-value]
 
     def align_long(self, audio: np.ndarray, units: list[str]) -> Alignment:
