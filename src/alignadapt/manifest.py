@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,14 +146,14 @@ def check_units(utt: Utterance, units: list[str]) -> None:
 
 def index_manifest(path: str | Path) -> np.ndarray:
     """Byte offsets of the non-blank lines: 8 bytes a line, however big the manifest."""
-    offsets = []
+    offsets = array("q")  # a compact buffer, not a list of Python ints (36 bytes each)
     with open(path, "rb") as f:
         offset = 0
         for raw in f:
             if raw.strip():
                 offsets.append(offset)
             offset += len(raw)
-    return np.asarray(offsets, dtype=np.int64)
+    return np.frombuffer(offsets, dtype=np.int64)
 
 
 def line_number_at(path: str | Path, offset: int) -> int:
