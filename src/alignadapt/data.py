@@ -71,7 +71,7 @@ def build_inputs(
 
 @dataclass
 class Example:
-    key: str  # "manifest:line", so every output can be traced to its input line
+    key: str  # "manifest:line" ("manifest:line@12.34s" for a piece): traceable to its input
     audio: np.ndarray
     units: list[str]
     spans: list[tuple[float, float]]
