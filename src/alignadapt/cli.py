@@ -12,12 +12,38 @@ import sys
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "tiny-model": ("alignadapt.commands.tiny_model", "build the tiny test/demo aligner into a directory"),
-    "synthetic-data": ("alignadapt.commands.synthetic_data", "write the synthetic exact-time corpus"),
-    "prepare": ("alignadapt.commands.prepare", "audio + transcripts / TextGrid / CTM / NeMo -> manifest"),
-    "validate": ("alignadapt.commands.validate", "check every line of a manifest, then summarise it"),
-    "split": ("alignadapt.commands.split", "train/val/test manifests, one recording/speaker per split"),
-    "demo-data": ("alignadapt.commands.demo_data", "synthesise the espeak-ng demo corpus (domain + general)"),
+    "tiny-model": (
+        "alignadapt.commands.tiny_model",
+        "build the tiny test/demo aligner into a directory",
+    ),
+    "synthetic-data": (
+        "alignadapt.commands.synthetic_data",
+        "write the synthetic exact-time corpus",
+    ),
+    "prepare": (
+        "alignadapt.commands.prepare",
+        "audio + transcripts / TextGrid / CTM / NeMo -> manifest",
+    ),
+    "validate": (
+        "alignadapt.commands.validate",
+        "check every line of a manifest, then summarise it",
+    ),
+    "split": (
+        "alignadapt.commands.split",
+        "train/val/test manifests, one recording/speaker per split",
+    ),
+    "demo-data": (
+        "alignadapt.commands.demo_data",
+        "synthesise the espeak-ng demo corpus (domain + general)",
+    ),
+    "export": (
+        "alignadapt.commands.export",
+        "write the adapter, or a merged standalone model (--merge)",
+    ),
+    "align": (
+        "alignadapt.commands.align",
+        "word timestamps for audio + transcript: JSON, TextGrid, SRT, CTM",
+    ),
 }
 
 
@@ -32,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(modules[args.command].run(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:  # user errors: message, no traceback
+    except (
+        ValueError,
+        FileNotFoundError,
+        FileExistsError,
+    ) as err:  # user errors: message, no traceback
         print(f"alignadapt {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -77,7 +77,7 @@ class AlignerModule(L.LightningModule):
             raise ValueError(f"model.loss must be 'hard' or 'soft', not {loss!r}")
         self.loss_kind, self.soft_sigma = loss, soft_sigma
         if decoding not in DECODINGS:
-            raise ValueError(f"model.decoding must be one of {', '.join(DECODINGS)}, not {decoding!r}")
+            raise ValueError(f"model.decoding must be one of {DECODINGS}, not {decoding!r}")
         self.decoding = decoding
         if compile:
             self.aligner.model.language_model.compile(dynamic=True)
@@ -156,7 +156,9 @@ class AlignerModule(L.LightningModule):
     # ---- validation ------------------------------------------------------------------
     def decode_batch(self, logits: torch.Tensor, mask: torch.Tensor):
         counts = mask.sum(dim=1).tolist()
-        return [decode(chunk, self.class_ms, self.decoding) for chunk in torch.split(logits, counts)]
+        return [
+            decode(chunk, self.class_ms, self.decoding) for chunk in torch.split(logits, counts)
+        ]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._evaluate(batch, "val", batch_idx)

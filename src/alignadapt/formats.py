@@ -1,0 +1,170 @@
+"""Alignment output: the transcript's own words back from the aligner's units, four formats,
+and the signs of an alignment that looks wrong.
+
+The aligner's units drop punctuation and cut CJK text into characters; users want their
+transcript back. `display_words` walks the transcript and gives each unit the stretch of
+text it came from, punctuation attached (trailing to the word before, leading to the word
+after), so "dyspnoea." and "«Objection" come back as written.
+
+Formats: JSON (alignadapt's own, with per-word confidence and flags), Praat TextGrid (one
+`words` tier, written with praatio), SRT (one cue per word), CTM (`utt 1 start duration word
+confidence`, as Kaldi and NeMo read it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = {"json": ".json", "textgrid": ".TextGrid", "srt": ".srt", "ctm": ".ctm"}
+ZERO_LENGTH_S = 1e-6
+CRUSHED_S = 0.02  # a word shorter than 20 ms is not a word someone said
+
+
+@dataclass
+class Word:
+    word: str  # as written in the transcript, punctuation included
+    unit: str  # what the aligner aligned
+    start: float
+    end: float
+    confidence: float
+
+
+def display_words(text: str, units: list[str]) -> list[str]:
+    """The transcript's text for each unit, punctuation attached; falls back to the unit."""
+    bounds: list[tuple[int, int]] = []
+    pos = 0
+    for unit in units:
+        begin, cursor = None, pos
+        for char in unit:
+            found = text.find(char, cursor)
+            if found < 0:
+                begin = None
+                break
+            begin = found if begin is None else begin
+            cursor = found + 1
+        if begin is None:  # the splitter changed the text (should not happen): show the unit
+            return list(units)
+        bounds.append((begin, cursor))
+        pos = cursor
+    if not bounds:
+        return []
+    lead, trail = [""] * len(bounds), [""] * len(bounds)
+    lead[0] = text[: bounds[0][0]].strip()
+    trail[-1] = text[bounds[-1][1] :].strip()
+    for i in range(1, len(bounds)):
+        gap = text[bounds[i - 1][1] : bounds[i][0]]
+        parts = gap.split()
+        if not parts:
+            continue
+        if gap == gap.strip():  # no space ("好，世"): punctuation closes the word before
+            trail[i - 1] = gap
+            continue
+        if not gap[0].isspace():  # "dyspnoea. The": up to the first space closes the word before
+            trail[i - 1] = parts.pop(0)
+        if parts and not gap[-1].isspace():  # 'said "Yes': after the last space opens the next
+            lead[i] = parts.pop()
+        if parts:  # free-standing punctuation ("word - word") goes with the word before
+            trail[i - 1] += " " + " ".join(parts)
+    return [lead[i] + text[b0:b1] + trail[i] for i, (b0, b1) in enumerate(bounds)]
+
+
+def make_words(
+    text: str, units: list[str], spans: np.ndarray, confidence: np.ndarray | None
+) -> list[Word]:
+    shown = display_words(text, units)
+    conf = (
+        np.asarray(confidence).reshape(-1, 2).min(axis=1)
+        if confidence is not None
+        else np.ones(len(units))
+    )
+    return [
+        Word(w, u, round(float(s), 3), round(float(e), 3), round(float(c), 4))
+        for w, u, (s, e), c in zip(shown, units, spans, conf, strict=True)
+    ]
+
+
+def flag_alignment(
+    words: list[Word], min_confidence: float = 0.1, max_bad_share: float = 0.2
+) -> list[str]:
+    """Reasons to distrust an alignment (often a transcript that does not match the audio)."""
+    if not words:
+        return []
+    flags = []
+    lengths = np.array([w.end - w.start for w in words])
+    zero = int(np.sum(lengths < ZERO_LENGTH_S))
+    crushed = int(np.sum((lengths >= ZERO_LENGTH_S) & (lengths < CRUSHED_S)))
+    if zero / len(words) > max_bad_share:
+        flags.append(f"{zero} of {len(words)} words have zero length")
+    if crushed / len(words) > max_bad_share:
+        flags.append(f"{crushed} of {len(words)} words are crushed under {CRUSHED_S * 1000:.0f} ms")
+    mean_conf = float(np.mean([w.confidence for w in words]))
+    if mean_conf < min_confidence:
+        flags.append(f"low confidence: {mean_conf:.3f} on average (below {min_confidence})")
+    return flags
+
+
+def check_writable(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists; pass --force to replace it")
+
+
+def write_alignment(
+    path: Path, fmt: str, words: list[Word], meta: dict, duration: float, force: bool = False
+) -> Path:
+    """Write one utterance's words in `fmt`; refuses to replace a file unless forced."""
+    check_writable(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        path.write_text(
+            json.dumps({**meta, "words": [asdict(w) for w in words]}, indent=2, ensure_ascii=False)
+            + "\n"
+        )
+    elif fmt == "textgrid":
+        write_textgrid(path, words, duration)
+    elif fmt == "srt":
+        path.write_text(
+            "".join(
+                f"{i}\n{srt_time(w.start)} --> {srt_time(w.end)}\n{w.word}\n\n"
+                for i, w in enumerate(words, 1)
+            ),
+            encoding="utf-8",
+        )
+    elif fmt == "ctm":
+        utt = meta.get("id", path.stem).replace(" ", "_")
+        path.write_text(
+            "".join(
+                f"{utt} 1 {w.start:.3f} {w.end - w.start:.3f} {w.word.replace(' ', '_')} {w.confidence:.4f}\n"
+                for w in words
+            ),
+            encoding="utf-8",
+        )
+    else:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    return path
+
+
+def srt_time(seconds: float) -> str:
+    ms = int(round(seconds * 1000))
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def write_textgrid(path: Path, words: list[Word], duration: float) -> None:
+    """One `words` interval tier. TextGrid intervals cannot be empty or overlap, so a
+    zero-length word gets 1 ms and an overlap is cut at the next word's start."""
+    from praatio import textgrid
+    from praatio.utilities.constants import Interval
+
+    entries, cursor = [], 0.0
+    for w in words:
+        start = max(w.start, cursor)
+        end = max(w.end, start + 0.001)
+        entries.append(Interval(round(start, 4), round(end, 4), w.word))
+        cursor = end
+    end_time = max(duration, cursor)
+    grid = textgrid.Textgrid(minTimestamp=0.0, maxTimestamp=end_time)
+    grid.addTier(textgrid.IntervalTier("words", entries, 0.0, end_time))
+    grid.save(str(path), format="long_textgrid", includeBlankSpaces=True)
