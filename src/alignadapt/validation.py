@@ -32,7 +32,7 @@ END_TOLERANCE = 0.02  # seconds a last word may end past the audio (rounding in 
 DURATION_BINS = (1, 5, 10, 30, 60, 300)  # seconds: histogram edges in the summary
 PSEUDO_LABEL_HINT = (
     "training needs reference timestamps: pseudo-label the manifest with the base model "
-    "first, or remove the line"
+    "first (python pseudo_label.py manifest=IN out=OUT), or remove the line"
 )
 
 
