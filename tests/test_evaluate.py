@@ -1,0 +1,136 @@
+"""evaluate.py on the tiny model: base against an adapter, both decodings, the full report
+folder, mismatched lines named, terms split out, and the same numbers in an offline W&B run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .adapters import random_adapter
+from .conftest import ROOT, compose_train
+from .test_wandb import read_records
+
+sys.path.insert(0, str(ROOT))
+from evaluate import evaluate  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def test_evaluate_writes_the_full_report_for_base_and_adapter(
+    tmp_path, shared_dir, tiny_dir, corpus, monkeypatch
+):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    source = Path(corpus["test"])
+    lines = source.read_text().splitlines()[:5]
+    rows = [json.loads(x) for x in lines]
+    for r in rows:
+        r["audio_path"] = str((source.parent / r["audio_path"]).resolve())
+    bad = dict(rows[0], text=rows[0]["text"] + " extra")  # one unit more than the reference
+    manifest = tmp_path / "held_out.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in [*rows, bad]))
+    adapter = random_adapter(tiny_dir, tmp_path / "adapter")
+    term = rows[0]["text"].split()[0]
+    out = tmp_path / "report"
+    cfg = compose_train(
+        [
+            f"manifest={manifest}",
+            f"models.adapted={adapter}",
+            "decodings=[argmax,subclass]",
+            f"terms=[{term}]",
+            "worst=2",
+            "bootstrap=200",
+            f"out_dir={out}",
+            "logger=wandb",
+        ],
+        tmp_path / "run",
+        shared_dir,
+        "evaluate",
+    )
+    metrics = evaluate(cfg)
+    import wandb
+
+    wandb.finish()
+
+    files = {
+        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and "wandb" not in p.parts
+    }
+    assert {
+        "metrics.json",
+        "table.txt",
+        "words.csv",
+        "plots/error_distribution.png",
+        "plots/error_by_position.png",
+        "plots/worst_1.png",
+        "plots/worst_2.png",
+    } <= files
+    assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
+    columns = ["base/argmax", "base/subclass", "adapted/argmax", "adapted/subclass"]
+    assert list(metrics["columns"]) == columns
+    assert metrics["models"] == {
+        "base": str(tiny_dir),
+        "adapted": str(adapter),
+    }  # base from the adapter
+    n0 = len(rows[0]["text"].split())
+    assert len(metrics["mismatched"]) == 1
+    assert metrics["mismatched"][0]["key"] == "held_out.jsonl:6"
+    assert metrics["mismatched"][0]["problem"].startswith(
+        f"{n0 + 1} units as the aligner splits the text, {n0} reference pairs"
+    )
+    n_units = sum(len(r.get("timestamps") or r["words"]) for r in rows)
+    n_terms = sum(r["text"].split().count(term) for r in rows)
+    for c in columns:
+        col = metrics["columns"][c]
+        assert col["slots"] == 2 * n_units and col["utterances"] == 5
+        assert {
+            "aas_ms",
+            "median_ms",
+            "p90_ms",
+            "within_20ms",
+            "within_50ms",
+            "within_100ms",
+            "zero_length_share",
+            "repaired_share",
+        } <= set(col)
+        assert list(col["by_language"]) == ["English"]
+        assert col["terms"]["slots"] == 2 * n_terms and col["other_words"]["slots"] == 2 * (
+            n_units - n_terms
+        )
+    for c in ("adapted/argmax", "adapted/subclass"):
+        diff = metrics["vs_base"][c]
+        assert diff["base"] == c.replace("adapted", "base")
+        assert diff["ci95_ms"][0] <= diff["aas_diff_ms"] <= diff["ci95_ms"][1]
+        expected = metrics["columns"][c]["aas_ms"] - metrics["columns"][diff["base"]]["aas_ms"]
+        assert diff["aas_diff_ms"] == pytest.approx(expected)
+
+    with open(out / "words.csv") as f:
+        words = list(csv.DictReader(f))
+    assert len(words) == n_units
+    for c in columns:  # words.csv holds exactly the numbers behind AAS
+        err = [
+            abs(float(w[f"{c}:{e}"]) - float(w[f"ref_{e}"]))
+            for w in words
+            for e in ("start", "end")
+        ]
+        assert np.mean(err) * 1000 == pytest.approx(metrics["columns"][c]["aas_ms"], abs=0.1)
+    table = (out / "table.txt").read_text()
+    assert "AAS adapted/argmax - base/argmax" in table and "not scored: held_out.jsonl:6" in table
+
+    runs = list((tmp_path / "run").glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(runs) == 1
+    keys = set()
+    for record in read_records(runs[0]):
+        if record.WhichOneof("record_type") == "history":
+            keys.update(item.key or ".".join(item.nested_key) for item in record.history.item)
+    assert (
+        "eval/adapted/argmax/aas_ms" in keys and "eval/vs_base/adapted/argmax/aas_diff_ms" in keys
+    )
+    assert any(k.startswith("eval/plots/worst_1") for k in keys)
+    assert any(k.startswith("eval/worst_words/adapted/argmax") for k in keys)
+
+    with pytest.raises(FileExistsError, match="force=true"):
+        evaluate(cfg)
