@@ -2,6 +2,7 @@
 wandb's own record reader and find the metrics, the config and the validation picture."""
 
 import json
+import time
 
 import pytest
 from wandb.proto import wandb_internal_pb2
@@ -28,14 +29,20 @@ def read_records(path):
 
 def test_offline_wandb_run_records_metrics_config_and_picture(make_cfg, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
-    cfg = make_cfg([*steps(3), "logger=wandb", "log_adapter=true"])
-    _, run = train(cfg)
     import wandb
 
+    wandb.finish()  # no run left open by anything else in this process
+    cfg = make_cfg([*steps(3), "logger=wandb", "log_adapter=true"])
+    _, run = train(cfg)
     wandb.finish()
     files = list((run / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(files) == 1
+    # wandb-core may still be flushing after finish() returns: read until the exit record is in
+    deadline = time.monotonic() + 60
     records = read_records(files[0])
+    while not any(r.WhichOneof("record_type") == "exit" for r in records) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        records = read_records(files[0])
     history_keys, images, config_keys, artifacts = set(), [], set(), []
     for record in records:
         kind = record.WhichOneof("record_type")
