@@ -252,13 +252,17 @@ class AlignerModule(L.LightningModule):
         share = 100.0 * self.trainable / self.total
         t = self.trainer
         batch_size = getattr(t.datamodule, "batch_size", None) if t.datamodule is not None else None
+        budget = getattr(t.datamodule, "max_seconds", None) if t.datamodule is not None else None
         devices = t.num_devices * t.num_nodes
+        per_device, unit = (
+            (budget, "padded audio seconds") if budget else (batch_size, "utterances")
+        )
         message = (
             f"trainable parameters: {self.trainable:,} of {self.total:,} ({share:.3f}%), "
             f"LoRA preset {self.lora.name}\n"
-            f"global batch: {batch_size} per device x {t.num_devices} devices x {t.num_nodes} nodes "
+            f"global batch: {per_device} {unit} per device x {t.num_devices} devices x {t.num_nodes} nodes "
             f"x {t.accumulate_grad_batches} accumulation = "
-            f"{(batch_size or 0) * devices * t.accumulate_grad_batches} utterances per optimizer step"
+            f"{(per_device or 0) * devices * t.accumulate_grad_batches:g} {unit} per optimizer step"
         )
         log.info(message)
         if t.is_global_zero:
