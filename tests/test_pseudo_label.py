@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from alignadapt.pseudo import cut_partial_line, parts_dir_for, read_shards
+
 from .conftest import ROOT, compose_train
 
 sys.path.insert(0, str(ROOT))
@@ -132,3 +134,52 @@ def test_low_confidence_lines_are_flagged_or_dropped(tmp_path, shared_dir, tiny_
     ]
     assert [r["line"] for r in rejected] == [1, 2, 3]
     assert all(r["reason"].startswith("low confidence") for r in rejected)
+
+
+def test_two_ddp_ranks_write_shards_merged_into_the_single_process_output(
+    tmp_path, shared_dir, tiny_dir, corpus, monkeypatch
+):
+    """5 lines in groups of 2 over 2 ranks, each rank its own shard: the same output."""
+    manifest = small_manifest(corpus, tmp_path, 5)
+    single, ddp = tmp_path / "single.jsonl", tmp_path / "ddp.jsonl"
+    pseudo_label(
+        compose_train(
+            overrides(manifest, single, tiny_dir), tmp_path / "a", shared_dir, "pseudo_label"
+        )
+    )
+    import pseudo_label as entry
+
+    shard_lines: dict[str, int] = {}
+    real_merge = entry.merge
+
+    def spying_merge(manifest_, out_, *args):
+        for shard in sorted(parts_dir_for(out_).glob("rank*.jsonl")):
+            shard_lines[shard.name] = shard.read_text().count("\n")
+        return real_merge(manifest_, out_, *args)
+
+    monkeypatch.setattr(entry, "merge", spying_merge)
+    counts = pseudo_label(
+        compose_train(
+            overrides(manifest, ddp, tiny_dir, ["trainer=ddp_cpu"]),
+            tmp_path / "b",
+            shared_dir,
+            "pseudo_label",
+        )
+    )
+    assert set(shard_lines) == {"rank0.jsonl", "rank1.jsonl"}
+    assert sum(shard_lines.values()) == 5  # Lightning's predict sampler does not pad
+    assert counts == {"lines": 5, "written": 5, "flagged": 0, "rejected": 0}
+    assert ddp.read_bytes() == single.read_bytes()
+
+
+def test_shards_are_read_by_line_without_duplicates_or_a_cut_line(tmp_path):
+    """What a padding sampler or a group re-run after a kill leaves: each line kept once."""
+    parts = tmp_path / "out.jsonl.parts"
+    parts.mkdir()
+    (parts / "rank0.jsonl").write_text('{"line": 1, "record": "a"}\n{"line": 3, "record": "c"}\n')
+    (parts / "rank1.jsonl").write_text(
+        '{"line": 1, "record": "a"}\n{"line": 2, "record": "b"}\n{"line": 4, "rec'
+    )
+    assert {k: v["record"] for k, v in read_shards(parts).items()} == {1: "a", 2: "b", 3: "c"}
+    cut_partial_line(parts / "rank1.jsonl")
+    assert (parts / "rank1.jsonl").read_text().endswith('"b"}\n')
