@@ -136,3 +136,24 @@ def test_adapter_and_checkpoint_load_to_the_same_model(tiny_dir, tmp_path):
         outs[name] = Aligner(model, proc).slot_logits([audio], units)[0]
     torch.testing.assert_close(outs["ckpt"], outs["adapter"])
     assert not torch.allclose(outs["base"], outs["adapter"], atol=1e-3)
+
+
+def test_validation_decodes_with_the_configured_decoding(tiny_dir):
+    from alignadapt.module import AlignerModule
+
+    def make(decoding: str) -> AlignerModule:
+        return AlignerModule(
+            pretrained=str(tiny_dir),
+            lora={"name": "decoder_attn"},
+            optimizer=lambda params: torch.optim.SGD(params, lr=0.1),
+            decoding=decoding,
+        )
+
+    logits = peaked_logits([(10, 11), (12, None)] * 2)
+    mask = torch.ones(2, 2, dtype=torch.bool)
+    sub = make("subclass").decode_batch(logits, mask)
+    assert [np.round(d.times * 1000, 3).tolist() for d in sub] == [[840.0, 960.0]] * 2
+    arg = make("argmax").decode_batch(logits, mask)
+    assert [np.round(d.times * 1000).tolist() for d in arg] == [[800, 960]] * 2
+    with pytest.raises(ValueError, match="model.decoding"):
+        make("beam")
