@@ -56,6 +56,7 @@ def load_for_inference(
         model = load_adapter(model, path, float(processor.timestamp_segment_time))
     else:
         model, processor = load_aligner(str(source), None, dtype)
+    model.requires_grad_(False)  # inference only: nothing for DDP or autograd to track
     return model.eval(), processor
 
 
