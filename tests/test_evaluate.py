@@ -30,6 +30,7 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
     rows = [json.loads(x) for x in lines]
     for r in rows:
         r["audio_path"] = str((source.parent / r["audio_path"]).resolve())
+    rows[3]["language"] = rows[4]["language"] = "German"  # two languages to split by
     bad = dict(rows[0], text=rows[0]["text"] + " extra")  # one unit more than the reference
     manifest = tmp_path / "held_out.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in [*rows, bad]))
@@ -96,7 +97,7 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
             "zero_length_share",
             "repaired_share",
         } <= set(col)
-        assert list(col["by_language"]) == ["English"]
+        assert list(col["by_language"]) == ["English", "German"]
         assert col["terms"]["slots"] == 2 * n_terms and col["other_words"]["slots"] == 2 * (
             n_units - n_terms
         )
@@ -117,7 +118,16 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
             for e in ("start", "end")
         ]
         assert np.mean(err) * 1000 == pytest.approx(metrics["columns"][c]["aas_ms"], abs=0.1)
+        german = [
+            abs(float(w[f"{c}:{e}"]) - float(w[f"ref_{e}"]))
+            for w in words
+            if w["language"] == "German"
+            for e in ("start", "end")
+        ]
+        by_language = metrics["columns"][c]["by_language"]
+        assert np.mean(german) * 1000 == pytest.approx(by_language["German"]["aas_ms"], abs=0.1)
     table = (out / "table.txt").read_text()
+    assert "AAS German (ms)" in table and "AAS terms (ms)" in table
     assert "AAS adapted/argmax - base/argmax" in table and "not scored: held_out.jsonl:6" in table
 
     runs = list((tmp_path / "run").glob("wandb/offline-run-*/run-*.wandb"))
