@@ -70,6 +70,7 @@ def evaluate(cfg: DictConfig) -> dict:
         bootstrap=cfg.bootstrap,
         seed=cfg.seed,
         loggers=loggers,
+        naive=cfg.get("naive", True),
     )
 
 

@@ -70,7 +70,7 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
         "plots/worst_2.png",
     } <= files
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
-    columns = ["base/argmax", "base/subclass", "adapted/argmax", "adapted/subclass"]
+    columns = ["base/argmax", "base/subclass", "adapted/argmax", "adapted/subclass", "naive"]
     assert list(metrics["columns"]) == columns
     assert metrics["models"] == {
         "base": str(tiny_dir),

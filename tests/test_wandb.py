@@ -40,7 +40,10 @@ def test_offline_wandb_run_records_metrics_config_and_picture(make_cfg, monkeypa
     # wandb-core may still be flushing after finish() returns: read until the exit record is in
     deadline = time.monotonic() + 60
     records = read_records(files[0])
-    while not any(r.WhichOneof("record_type") == "exit" for r in records) and time.monotonic() < deadline:
+    while (
+        not any(r.WhichOneof("record_type") == "exit" for r in records)
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.5)
         records = read_records(files[0])
     history_keys, images, config_keys, artifacts = set(), [], set(), []

@@ -18,9 +18,11 @@ from tqdm import tqdm
 
 from .audio import load_audio
 from .data import split_units
+from .decoding import Decoded
 from .inference import Aligner, load_for_inference
 from .manifest import Utterance, iter_manifest
 from .modeling import ADAPTER_META, load_processor_and_config
+from .naive import naive_align
 from .report import (
     UttResult,
     bootstrap_aas_difference,
@@ -116,8 +118,12 @@ def run_evaluation(
     bootstrap: int = 1000,
     seed: int = 0,
     loggers: Sequence = (),
+    naive: bool = True,
 ) -> dict:
-    """Run the base and every adapted model, write the report, return metrics.json's content."""
+    """Run the base and every adapted model, write the report, return metrics.json's content.
+
+    `naive` adds the baseline that spreads units over the voiced span by length (naive.py).
+    """
     settings = {
         "batch_size": 8,
         "window": 240.0,
@@ -156,6 +162,11 @@ def run_evaluation(
             columns.append(column)
             for result, decoded in zip(results, predicted, strict=True):
                 result.predictions[column] = decoded[decoding]
+    if naive:  # the no-model baseline: a model that does not beat it is not worth its cost
+        columns.append("naive")
+        for result in results:
+            times = naive_align(load_audio(result.audio_path), result.units)
+            result.predictions["naive"] = Decoded(times=times, repaired=0)
     metrics: dict = {
         "manifest": str(manifest),
         "models": sources,
@@ -169,7 +180,7 @@ def run_evaluation(
     vs_base = {}
     for column in columns:
         decoding = column.split("/")[1] if "/" in column else decodings[0]
-        if not column.startswith("base"):
+        if not column.startswith("base") and column != "naive":
             vs_base[column] = {
                 "base": base_columns[decoding],
                 **bootstrap_aas_difference(

@@ -9,7 +9,9 @@ from ..tiny import TinySpec, build_tiny_aligner
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out_dir", help="directory to create (must not exist)")
-    parser.add_argument("--num-labels", type=int, default=TinySpec.num_labels, help="timestamp classes (x 80 ms)")
+    parser.add_argument(
+        "--num-labels", type=int, default=TinySpec.num_labels, help="timestamp classes (x 80 ms)"
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
