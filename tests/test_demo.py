@@ -60,3 +60,19 @@ def test_demo_base_loads_through_the_normal_model_path():
     assert (
         processor.tokenizer.convert_tokens_to_ids("<timestamp>") == model.config.timestamp_token_id
     )
+
+
+def test_demo_data_command_makes_every_split(tmp_path):
+    from alignadapt.cli import main
+
+    args = [str(tmp_path), "--domain-train", "2", "--domain-val", "1", "--domain-test", "1"]
+    args += ["--general-test", "1", "--general-replay", "1"]
+    assert main(["demo-data", *args]) == 0
+    made = sorted(p.name for p in tmp_path.glob("*.jsonl"))
+    assert made == [
+        "domain_test.jsonl",
+        "domain_train.jsonl",
+        "domain_val.jsonl",
+        "general_replay.jsonl",
+        "general_test.jsonl",
+    ]

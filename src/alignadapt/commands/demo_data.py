@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "domain_val",
         "domain_test",
         "general_test",
+        "general_replay",
         "general_train",
         "general_val",
     ):
