@@ -27,6 +27,7 @@ LEVERS: dict[str, list[str]] = {
     "soft_loss": ["model.loss=soft", "model.soft_sigma=1.0"],
     "head_trained": ["lora=decoder_attn_head"],
     "replay_50": [f"data.replay.manifest={DEMO}/general_replay.jsonl", "data.replay.share=0.5"],
+    "replay_70": [f"data.replay.manifest={DEMO}/general_replay.jsonl", "data.replay.share=0.7"],
     "preset_attn_mlp": ["lora=decoder_attn_mlp"],
     "preset_audio": ["lora=decoder_audio"],
 }
