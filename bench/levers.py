@@ -22,14 +22,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = "data/demo"
 
+REPLAY = f"data.replay.manifest={DEMO}/general_replay.jsonl"
+NO_REPLAY = "data.replay.manifest=null"
+# Each lever against the same baseline: decoder attention, hard CE, head frozen, no replay.
 LEVERS: dict[str, list[str]] = {
-    "baseline (decoder attn, hard CE, head frozen)": [],
-    "soft_loss": ["model.loss=soft", "model.soft_sigma=1.0"],
-    "head_trained": ["lora=decoder_attn_head"],
-    "replay_50": [f"data.replay.manifest={DEMO}/general_replay.jsonl", "data.replay.share=0.5"],
-    "replay_70": [f"data.replay.manifest={DEMO}/general_replay.jsonl", "data.replay.share=0.7"],
-    "preset_attn_mlp": ["lora=decoder_attn_mlp"],
-    "preset_audio": ["lora=decoder_audio"],
+    "baseline (decoder attn, hard CE, head frozen)": ["lora=decoder_attn", NO_REPLAY],
+    "soft_loss": ["lora=decoder_attn", NO_REPLAY, "model.loss=soft", "model.soft_sigma=1.0"],
+    "head_trained": ["lora=decoder_attn_head", NO_REPLAY],
+    "replay_50": ["lora=decoder_attn", REPLAY, "data.replay.share=0.5"],
+    "replay_70": ["lora=decoder_attn", REPLAY, "data.replay.share=0.7"],
+    "preset_attn_mlp": ["lora=decoder_attn_mlp", NO_REPLAY],
+    "preset_audio": ["lora=decoder_audio", NO_REPLAY],
+    "default (demo_lora: preset_audio + replay_70)": [],
 }
 
 
