@@ -135,3 +135,13 @@ def test_adapter_round_trip_and_refusal_on_a_different_base(tiny_dir, tmp_path):
         check_adapter_fits(out, other_model.config, 80.0)
     with pytest.raises(ValueError, match="differs in: class_ms"):
         check_adapter_fits(out, base.config, 40.0)
+
+
+def test_local_models_are_recorded_by_absolute_path_and_missing_ones_named(tiny_dir, monkeypatch):
+    from alignadapt.modeling import resolve_source
+
+    monkeypatch.chdir(tiny_dir.parent)
+    assert resolve_source(f"./{tiny_dir.name}") == str(tiny_dir.resolve())
+    assert resolve_source("Qwen/Qwen3-ForcedAligner-0.6B-hf") == "Qwen/Qwen3-ForcedAligner-0.6B-hf"
+    with pytest.raises(FileNotFoundError, match="model directory './no-such-model' does not exist"):
+        load_aligner("./no-such-model")

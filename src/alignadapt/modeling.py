@@ -35,10 +35,25 @@ TOWERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+def resolve_source(name_or_path: str) -> str:
+    """A local directory as an absolute path (adapters record it, and must find it from any
+    folder); a hub id as it is. A path-like name that does not exist is an error, not a hub id."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
+        raise FileNotFoundError(
+            f"model directory {name_or_path!r} does not exist (relative paths are from {Path.cwd()}); "
+            "give an existing directory or a hub id such as Qwen/Qwen3-ForcedAligner-0.6B-hf"
+        )
+    return name_or_path
+
+
 def load_aligner(
     name_or_path: str, revision: str | None = None, dtype: str = "float32"
 ) -> tuple[Qwen3ASRForTokenClassification, Qwen3ASRProcessor]:
     """The aligner and its processor from a hub id or a local directory (safetensors only)."""
+    name_or_path = resolve_source(name_or_path)
     kwargs = {"revision": revision} if revision else {}
     try:
         processor = Qwen3ASRProcessor.from_pretrained(name_or_path, **kwargs)
@@ -63,6 +78,7 @@ def load_processor_and_config(name_or_path: str, revision: str | None = None):
     """The processor and model config alone (no weights): what the data side needs."""
     from transformers import AutoConfig
 
+    name_or_path = resolve_source(name_or_path)
     kwargs = {"revision": revision} if revision else {}
     return Qwen3ASRProcessor.from_pretrained(name_or_path, **kwargs), AutoConfig.from_pretrained(
         name_or_path, **kwargs

@@ -27,6 +27,7 @@ from .modeling import (
     base_fingerprint,
     count_parameters,
     load_aligner,
+    resolve_source,
     save_adapter,
 )
 from .timing import IGNORE_INDEX
@@ -56,7 +57,7 @@ class AlignerModule(L.LightningModule):
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.lora = lora if isinstance(lora, LoraSpec) else LoraSpec(**lora)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.pretrained, self.revision = pretrained, revision
+        self.pretrained, self.revision = resolve_source(pretrained), revision
         base, self.processor = load_aligner(pretrained, revision, dtype)
         if head_dropout is not None:
             base.dropout.p = head_dropout
