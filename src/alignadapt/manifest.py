@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,41 +107,60 @@ def parse_line(raw: str, line: int, manifest: str | Path, check_order: bool = Tr
     return utt
 
 
-def check_span_order(utt: Utterance) -> None:
-    previous_start = 0.0
-    for i, (start, end) in enumerate(utt.spans or []):
+def span_problems(spans: list[tuple[float, float]]) -> list[tuple[str, str]]:
+    """Every order problem of a line's spans, as (problem, what to do)."""
+    out: list[tuple[str, str]] = []
+    previous = 0.0
+    for i, (start, end) in enumerate(spans):
         if start < 0 or end < 0:
-            raise ManifestError(utt.source, utt.line, f"unit {i}: negative time ({start}, {end})")
-        if end < start:
-            raise ManifestError(
-                utt.source, utt.line, f"unit {i}: ends ({end}) before it starts ({start})"
+            out.append((f"unit {i}: negative time ({start}, {end})", "times are seconds from 0"))
+        elif end < start:
+            out.append((f"unit {i}: ends ({end}) before it starts ({start})", ""))
+        elif start < previous:
+            out.append(
+                (
+                    f"unit {i}: starts at {start} before unit {i - 1} ({previous})",
+                    "timestamps must follow the transcript's order",
+                )
             )
-        if start < previous_start:
-            raise ManifestError(
-                utt.source,
-                utt.line,
-                f"unit {i}: starts at {start} before unit {i - 1} ({previous_start})",
-                "timestamps must follow the transcript's order",
+        previous = max(previous, start)
+    return out
+
+
+def unit_problems(
+    text: str, spans: list[tuple[float, float]] | None, units: list[str]
+) -> list[tuple[str, str]]:
+    """The reference must hold exactly one [start, end] per unit the processor's splitter makes."""
+    if not units:
+        return [
+            (
+                f"text {text!r} has no alignable unit (only punctuation or symbols?)",
+                "give the words that are spoken, or remove the line",
             )
-        previous_start = start
+        ]
+    if spans is not None and len(spans) != len(units):
+        shown = " ".join(units[:12]) + (" ..." if len(units) > 12 else "")
+        return [
+            (
+                f"the text splits into {len(units)} units but there are {len(spans)} "
+                f"timestamp pairs (units: {shown})",
+                "give one [start, end] per unit as the aligner splits the text: punctuation is "
+                "dropped, CJK characters are one unit each",
+            )
+        ]
+    return []
+
+
+def check_span_order(utt: Utterance) -> None:
+    """Raise on the first order problem of a line's spans."""
+    for problem, hint in span_problems(utt.spans or []):
+        raise ManifestError(utt.source, utt.line, problem, hint)
 
 
 def check_units(utt: Utterance, units: list[str]) -> None:
-    """The reference must hold exactly one [start, end] per unit the processor's splitter makes."""
-    if not units:
-        raise ManifestError(
-            utt.source, utt.line, f"text {utt.text!r} has no alignable unit (only punctuation?)"
-        )
-    if utt.spans is not None and len(utt.spans) != len(units):
-        shown = " ".join(units[:12]) + (" ..." if len(units) > 12 else "")
-        raise ManifestError(
-            utt.source,
-            utt.line,
-            f"the text splits into {len(units)} units but there are {len(utt.spans)} timestamp pairs "
-            f"(units: {shown})",
-            "give one [start, end] per unit as the aligner splits the text: punctuation is dropped, "
-            "CJK characters are one unit each",
-        )
+    """Raise when the units and the reference pairs do not match one to one."""
+    for problem, hint in unit_problems(utt.text, utt.spans, units):
+        raise ManifestError(utt.source, utt.line, problem, hint)
 
 
 def index_manifest(path: str | Path) -> np.ndarray:
@@ -154,11 +173,6 @@ def index_manifest(path: str | Path) -> np.ndarray:
                 offsets.append(offset)
             offset += len(raw)
     return np.frombuffer(offsets, dtype=np.int64)
-
-
-def line_number_at(path: str | Path, offset: int) -> int:
-    with open(path, "rb") as f:
-        return f.read(offset).count(b"\n") + 1
 
 
 def read_at(path: str | Path, offset: int, line: int) -> Utterance:
@@ -215,27 +229,3 @@ def write_jsonl(path: str | Path, records: Iterable[dict], force: bool = False) 
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-def validate_manifest(
-    path: str | Path, split: Callable[[str, str | None], list[str]]
-) -> list[ManifestError]:
-    """Every problem in a manifest (JSON, fields, unit/timestamp counts, span order, audio present)."""
-    problems: list[ManifestError] = []
-    with open(path, encoding="utf-8") as f:
-        for number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                utt = parse_line(raw, number, path)
-                if not utt.audio_path.exists():
-                    raise ManifestError(
-                        path,
-                        number,
-                        f"audio file {utt.audio_path} does not exist",
-                        "paths are relative to the manifest's folder",
-                    )
-                check_units(utt, split(utt.text, utt.language))
-            except ManifestError as err:
-                problems.append(err)
-    return problems

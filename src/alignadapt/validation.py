@@ -22,7 +22,7 @@ from transformers.models.qwen3_asr.processing_qwen3_asr import (
 )
 
 from .audio import AudioInfo, audio_info, load_audio, loudest_frame_dbfs
-from .manifest import ManifestError, Utterance, parse_line
+from .manifest import ManifestError, Utterance, parse_line, span_problems, unit_problems
 
 Splitter = Callable[[str, str | None], list[str]]
 
@@ -108,31 +108,18 @@ def splitter_changes(text: str, language: str | None, split: Splitter) -> list[s
 
 
 def _span_issues(utt: Utterance, duration: float | None) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    previous = 0.0
-    for i, (start, end) in enumerate(utt.spans or []):
-        if start < 0 or end < 0:
-            out.append((f"unit {i}: negative time ({start}, {end})", "times are seconds from 0"))
-        elif end < start:
-            out.append((f"unit {i}: ends ({end}) before it starts ({start})", ""))
-        elif start < previous:
-            out.append(
-                (
-                    f"unit {i}: starts at {start} before unit {i - 1} ({previous})",
-                    "timestamps must follow the transcript's order",
-                )
+    spans = utt.spans or []
+    out = span_problems(spans)
+    if duration is not None:
+        out += [
+            (
+                f"unit {i} ends at {end} s, after the audio ends ({duration:.3f} s)",
+                "the timestamps belong to another file or another offset: re-import them",
             )
-        if duration is not None and end > duration + END_TOLERANCE:
-            out.append(
-                (
-                    f"unit {i} ends at {end} s, after the audio ends ({duration:.3f} s)",
-                    "the timestamps belong to another file or another offset: re-import them",
-                )
-            )
-        previous = max(previous, start)
-        if len(out) >= 5:
-            break
-    return out
+            for i, (_, end) in enumerate(spans)
+            if end > duration + END_TOLERANCE
+        ]
+    return out[:5]
 
 
 def header_of(audio: Path) -> AudioInfo | None:
@@ -182,19 +169,8 @@ def inspect_line(
     except ImportError as err:  # Japanese/Korean splitters are optional extras
         add(f"cannot split {utt.language} text: {err}", "pip install 'alignadapt[ja,ko]'")
         return report
-    if not report.units:
-        add(
-            f"text {utt.text!r} has no alignable unit (only punctuation or symbols?)",
-            "give the words that are spoken, or remove the line",
-        )
-    if utt.spans is not None and report.units and len(utt.spans) != len(report.units):
-        shown = " ".join(report.units[:12]) + (" ..." if len(report.units) > 12 else "")
-        add(
-            f"the text splits into {len(report.units)} units but there are {len(utt.spans)} "
-            f"timestamp pairs (units: {shown})",
-            "give one [start, end] per unit as the aligner splits the text: punctuation is "
-            "dropped, CJK characters are one unit each",
-        )
+    for problem, hint in unit_problems(utt.text, utt.spans, report.units):
+        add(problem, hint)
     if require_labels and not utt.labelled:
         add("no reference timestamps", PSEUDO_LABEL_HINT)
     try:
