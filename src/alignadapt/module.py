@@ -208,10 +208,11 @@ class AlignerModule(L.LightningModule):
         import matplotlib.pyplot as plt
         import wandb
 
-        from .spans_plot import plot_spans
+        from .report import timeline_figure
 
         key, units, ref, pred = example
-        fig = plot_spans(units, ref, pred, title=f"{key} at step {self.global_step}")
+        rows = [("reference", ref), ("predicted", pred)]
+        fig = timeline_figure(units, rows, title=f"{key} at step {self.global_step}")
         for logger in wandb_loggers:
             logger.experiment.log(
                 {"val/alignment": wandb.Image(fig), "trainer/global_step": self.global_step}

@@ -264,16 +264,19 @@ def plot_error_by_position(
     return path
 
 
-def plot_timeline(
-    result: UttResult,
-    columns: Sequence[str],
-    waveform: np.ndarray | None,
-    path: Path,
+def timeline_figure(
+    units: Sequence[str],
+    rows: Sequence[tuple[str, np.ndarray]],
+    title: str = "",
+    waveform: np.ndarray | None = None,
     sample_rate: int = 16_000,
-) -> Path:
-    """Reference and every column's word spans over the waveform, one row each."""
+):
+    """Word spans per row (reference, each model), over the waveform when given: a Figure.
+
+    Used for the report's worst utterances and for the picture logged at every validation.
+    """
     plt = _plt()
-    rows = [("reference", result.reference), *((c, result.predictions[c].spans) for c in columns)]
+    rows = [(label, np.asarray(spans).reshape(-1, 2)) for label, spans in rows]
     end = max(float(s.max(initial=0)) for _, s in rows) + 0.2
     if waveform is not None and len(waveform):
         end = max(end, len(waveform) / sample_rate)
@@ -289,7 +292,7 @@ def plot_timeline(
     colors = ["tab:green", "tab:orange", "tab:blue", "tab:red", "tab:purple"]
     for k, (label, spans) in enumerate(rows):
         y = len(rows) - 1.5 - k
-        for unit, (s, e) in zip(result.units, spans, strict=True):
+        for unit, (s, e) in zip(units, spans, strict=True):
             ax.barh(
                 y,
                 max(e - s, 0.005),
@@ -305,8 +308,22 @@ def plot_timeline(
     ax.set_ylim(-1, len(rows))
     ax.set_yticks([])
     ax.set_xlabel("seconds")
-    ax.set_title(result.key, fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def plot_timeline(
+    result: UttResult,
+    columns: Sequence[str],
+    waveform: np.ndarray | None,
+    path: Path,
+    sample_rate: int = 16_000,
+) -> Path:
+    """Reference and every column's word spans over the waveform, one row each, as a PNG."""
+    rows = [("reference", result.reference), *((c, result.predictions[c].spans) for c in columns)]
+    fig = timeline_figure(result.units, rows, result.key, waveform, sample_rate)
     fig.savefig(path)
-    plt.close(fig)
+    _plt().close(fig)
     return path
