@@ -89,12 +89,17 @@ def audio_duration(path: str | Path) -> float:
     return audio_info(path).duration
 
 
+def frame_rms(audio: np.ndarray, frame: int) -> np.ndarray:
+    """RMS of each whole frame of `frame` samples (a trailing partial frame is left out)."""
+    n = len(audio) // frame
+    frames = np.asarray(audio[: n * frame], dtype=np.float64).reshape(n, frame)
+    return np.sqrt(np.mean(frames**2, axis=1))
+
+
 def loudest_frame_dbfs(audio: np.ndarray, frame: int = 400) -> float:
     """Level of the loudest 25 ms frame (dB full scale): a recording of silence stays far below
     -50 dBFS everywhere, while any speech rises well above it somewhere."""
     if len(audio) == 0:
         return -float("inf")
-    n = max(1, len(audio) // frame)
-    frames = audio[: n * frame].reshape(n, -1) if len(audio) >= frame else audio[None, :]
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    rms = frame_rms(audio, min(frame, len(audio)))  # a clip shorter than a frame is one frame
     return float(20 * np.log10(max(rms.max(), 1e-10)))

@@ -11,18 +11,15 @@ espeak-ng's own behaviour across versions.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import torch
-import torchaudio
 from tqdm import tqdm
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, resample
 from .manifest import write_jsonl
 
 # ---- sentence grammars --------------------------------------------------------------
@@ -105,17 +102,11 @@ class DemoSpec:
     seed: int = 7
 
 
-@functools.lru_cache(maxsize=4)
-def _resampler(rate: int) -> torchaudio.transforms.Resample:
-    # building the sinc kernel costs more than applying it (22050 -> 16000 Hz): build it once
-    return torchaudio.transforms.Resample(rate, SAMPLE_RATE)
-
-
 def _utterance(
     engine, text: str, voice: str, rate: int, noise_snr_db: float | None, rng
 ) -> tuple[np.ndarray, list]:
     syn = engine.synthesize(text, voice=voice, rate=rate)
-    audio = _resampler(syn.sample_rate)(torch.from_numpy(syn.audio)).numpy()
+    audio = resample(syn.audio, syn.sample_rate, SAMPLE_RATE)
     lead = np.zeros(int(rng.uniform(0.15, 0.4) * SAMPLE_RATE), np.float32)
     tail = np.zeros(int(rng.uniform(0.15, 0.4) * SAMPLE_RATE), np.float32)
     audio = np.concatenate([lead, audio, tail])

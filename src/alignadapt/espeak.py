@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .audio import frame_rms
+
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 INITIALIZE_PHONEME_EVENTS = 0x0001
 CHARS_UTF8 = 1
@@ -125,9 +127,7 @@ def word_times(
     total = len(audio)
     frame = max(1, sample_rate // 100)  # 10 ms
     n_frames = total // frame
-    energy = np.sqrt(
-        np.mean(audio[: n_frames * frame].reshape(n_frames, frame) ** 2, axis=1) + 1e-12
-    )
+    energy = frame_rms(audio, frame)
     sounding = energy > max(energy.max(), 1e-6) * 10 ** (-35 / 20)  # within 35 dB of the peak
     out = []
     word_starts = [starts[pos] for pos, _ in words]

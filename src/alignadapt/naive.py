@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, frame_rms
 
 
 def voiced_span(
@@ -22,9 +22,7 @@ def voiced_span(
     n = len(audio) // frame
     if n == 0:
         return 0.0, len(audio) / sample_rate
-    rms = np.sqrt(
-        np.mean(np.asarray(audio[: n * frame], dtype=np.float64).reshape(n, frame) ** 2, axis=1)
-    )
+    rms = frame_rms(audio, frame)
     loud = np.nonzero(rms > rms.max() * 10 ** (-floor_db / 20))[0]
     if len(loud) == 0:
         return 0.0, len(audio) / sample_rate
