@@ -25,93 +25,18 @@ weights and optimizer state only), adapter/ (peft save_pretrained), csv/ or wand
 
 from __future__ import annotations
 
-import logging
-import subprocess
-from pathlib import Path
-
 import hydra
-import lightning as L
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from alignadapt.config import instantiate_group, model_kwargs
-from alignadapt.module import AlignerModule
-
-log = logging.getLogger("alignadapt.train")
-
-
-def train(cfg: DictConfig) -> tuple[dict[str, float], Path]:
-    """Fit, test the best checkpoint, save the adapter; returns the metrics and the run folder."""
-    L.seed_everything(cfg.seed, workers=True)
-    out_dir = Path(cfg.paths.output_dir)
-
-    module_cfg = model_kwargs(cfg.model)
-    module: AlignerModule = instantiate(
-        module_cfg, lora=OmegaConf.to_container(cfg.lora, resolve=True), _convert_="all"
-    )
-    datamodule = instantiate(cfg.data)
-    callbacks = instantiate_group(cfg.get("callbacks"))
-    loggers = instantiate_group(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    for logger in loggers:  # the resolved config and the code version, with every run
-        logger.log_hyperparams(
-            {**OmegaConf.to_container(cfg, resolve=True), "git_commit": git_commit()}
-        )
-
-    if cfg.train:
-        trainer.fit(
-            module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
-        )
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-
-    if cfg.get("test") and cfg.data.get("test_manifest"):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-
-    if trainer.is_global_zero and not cfg.trainer.get("fast_dev_run"):
-        # The weights in memory are those of the best checkpoint when a test ran, else the last step.
-        adapter_dir = module.save_adapter(out_dir / "adapter")
-        log.info("adapter saved to %s", adapter_dir)
-        if cfg.get("log_adapter"):
-            log_adapter_artifact(loggers, adapter_dir)
-    return metrics, out_dir
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
-        )
-    except OSError:
-        return None
-    return out.stdout.strip() or None
-
-
-def log_adapter_artifact(loggers: list, adapter_dir: Path) -> None:
-    """The adapter as a W&B artifact, through the run (WandbLogger refuses log_model offline)."""
-    from lightning.pytorch.loggers import WandbLogger
-
-    for logger in loggers:
-        if isinstance(logger, WandbLogger):
-            import wandb
-
-            artifact = wandb.Artifact(f"adapter-{logger.experiment.id}", type="model")
-            artifact.add_dir(str(adapter_dir))
-            logger.experiment.log_artifact(artifact)
+from alignadapt.tasks import run_task
+from alignadapt.training.run import train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    try:
-        metrics, _ = train(cfg)
-    finally:
-        import wandb  # close the W&B run even when training fails, so it is not left "running"
-
-        if wandb.run is not None:
-            wandb.finish()
+    metrics = run_task(train, cfg).metrics
     metric = cfg.get("optimized_metric")
-    return metrics.get(metric) if metric else None
+    return metrics.get(metric) if metric else None  # what a sweeper minimises
 
 
 if __name__ == "__main__":

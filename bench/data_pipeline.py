@@ -33,13 +33,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from alignadapt.audio import SAMPLE_RATE  # noqa: E402
-from alignadapt.sampling import BatchPlan, padding_share  # noqa: E402
-from alignadapt.synthetic import SyntheticSpec, render_utterance  # noqa: E402
+from alignadapt.data.audio import SAMPLE_RATE  # noqa: E402
+from alignadapt.data.sampling import BatchPlan, padding_share  # noqa: E402
+from alignadapt.demo.synthetic import SyntheticSpec, render_utterance  # noqa: E402
 
 
 def tiny_model(work: Path) -> Path:
-    from alignadapt.tiny import build_tiny_aligner
+    from alignadapt.demo.tiny import build_tiny_aligner
 
     cached = ROOT / ".cache" / "tiny-aligner"
     return cached if (cached / "config.json").exists() else build_tiny_aligner(work / "tiny")
@@ -96,7 +96,7 @@ def throughput(
     calls the processor once per utterance instead of once per batch (for comparison)."""
     from transformers import AutoConfig, Qwen3ASRProcessor
 
-    from alignadapt.data import Collator, ManifestDataset
+    from alignadapt.data.datamodule import Collator, ManifestDataset
 
     processor = Qwen3ASRProcessor.from_pretrained(model)
     config = AutoConfig.from_pretrained(model)
@@ -119,8 +119,8 @@ MEMORY_CHILD = r"""
 import json, sys, threading, time
 sys.path.insert(0, {src!r})
 from transformers import Qwen3ASRProcessor
-from alignadapt.data import ManifestDataset
-from alignadapt.sampling import BatchPlan
+from alignadapt.data.datamodule import ManifestDataset
+from alignadapt.data.sampling import BatchPlan
 processor = Qwen3ASRProcessor.from_pretrained({model!r})
 def rss():
     with open("/proc/self/statm") as f:

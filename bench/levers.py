@@ -67,7 +67,7 @@ def main() -> None:
         for split in ("domain_test", "general_test"):
             report = run_dir / split
             run([sys.executable, "evaluate.py", f"manifest={DEMO}/{split}.jsonl",
-                 f"models.adapted={run_dir}/train/adapter", f"out_dir={report}", "decodings=[argmax,subclass]"])  # fmt: skip
+                 f"models.adapted={run_dir}/train/adapter", f"out_dir={report}", "aligner.decodings=[argmax,subclass]"])  # fmt: skip
             row[split] = aas(report)
         results[name] = row
 

@@ -22,11 +22,11 @@ import time
 import numpy as np
 import torch
 
-from alignadapt.data import Collator
-from alignadapt.modeling import LoraSpec, count_parameters
-from alignadapt.module import AlignerModule
-from alignadapt.synthetic import SyntheticSpec, render_utterance
-from alignadapt.tiny import TinySpec, build_tiny_aligner
+from alignadapt.data.datamodule import Collator
+from alignadapt.demo.synthetic import SyntheticSpec, render_utterance
+from alignadapt.demo.tiny import TinySpec, build_tiny_aligner
+from alignadapt.model.lora import LoraSpec, count_parameters
+from alignadapt.training.module import AlignerModule
 
 
 def step_flops(module: AlignerModule, batch: dict) -> float:
@@ -81,7 +81,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     n_words = max(2, int(args.seconds * 2.2))  # synthetic "speech" at ~2.2 words a second
     spec = SyntheticSpec(min_words=n_words, max_words=n_words)
-    from alignadapt.data import Example
+    from alignadapt.data.datamodule import Example
 
     examples = []
     for i in range(args.batch):

@@ -10,9 +10,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from alignadapt.config import register_resolvers
-from alignadapt.synthetic import SyntheticSpec, make_synthetic_corpus
-from alignadapt.tiny import TinySpec, build_tiny_aligner
+from alignadapt.demo.synthetic import SyntheticSpec, make_synthetic_corpus
+from alignadapt.demo.tiny import TinySpec, build_tiny_aligner
+from alignadapt.tasks import register_resolvers
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

@@ -4,7 +4,7 @@ time are found again where the new timestamps say, after each kind and after all
 import numpy as np
 import pytest
 
-from alignadapt.augment import (
+from alignadapt.data.augment import (
     AugmentSpec,
     add_noise,
     add_silence,
@@ -12,7 +12,7 @@ from alignadapt.augment import (
     augment,
     change_speed,
 )
-from alignadapt.data import AlignDataModule
+from alignadapt.data.datamodule import AlignDataModule
 
 SR = 16000
 SPANS = [(0.25, 0.5), (0.75, 1.125), (1.5, 1.8125)]  # exact sample positions at 16 kHz

@@ -6,7 +6,8 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from alignadapt.modeling import LoraSpec, apply_lora, count_parameters, meta_aligner
+from alignadapt.model.loading import meta_aligner
+from alignadapt.model.lora import LoraSpec, apply_lora, count_parameters
 
 from .conftest import CONF, compose_train
 
@@ -21,8 +22,14 @@ GROUPS = {
 def test_every_experiment_composes(experiment, tmp_path, shared_dir):
     cfg = compose_train([f"experiment={experiment}"], tmp_path, shared_dir)
     container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    assert container["model"]["_target_"] == "alignadapt.module.AlignerModule"
-    assert container["data"]["_target_"] == "alignadapt.data.AlignDataModule"
+    assert container["model"]["_target_"] in (
+        "alignadapt.training.module.AlignerModule",
+        "alignadapt.demo.tiny.TinyAlignerModule",
+    )
+    assert container["data"]["_target_"] in (
+        "alignadapt.data.datamodule.AlignDataModule",
+        "alignadapt.demo.synthetic.SyntheticDataModule",
+    )
     LoraSpec(**container["lora"])
 
 
@@ -100,7 +107,7 @@ def test_no_config_holds_a_secret():
 
 @pytest.mark.parametrize("logger", GROUPS["logger"])
 def test_every_logger_instantiates_offline(logger, tmp_path, shared_dir, monkeypatch):
-    from alignadapt.config import instantiate_group
+    from alignadapt.tasks import instantiate_group
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = compose_train([f"logger={logger}"], tmp_path, shared_dir)
@@ -109,3 +116,28 @@ def test_every_logger_instantiates_offline(logger, tmp_path, shared_dir, monkeyp
     assert [type(lg).__name__ for lg in loggers] == names
     for lg in loggers:
         assert str(tmp_path) in str(lg.save_dir)
+
+
+def test_instantiate_model_config_alone_builds_a_working_module(tmp_path, shared_dir):
+    """No injection by train.py: the LoRA preset comes through `lora: ${lora}`, the tiny
+    aligner is built by the module's own target on first use."""
+    from alignadapt.training.module import AlignerModule
+
+    cfg = compose_train(["model=tiny", "lora=decoder_attn_mlp"], tmp_path, shared_dir)
+    cfg.model.pretrained = str(tmp_path / "fresh-tiny")
+    module = instantiate(cfg.model, _convert_="all")
+    assert isinstance(module, AlignerModule) and (tmp_path / "fresh-tiny" / "config.json").exists()
+    assert module.lora.name == "decoder_attn_mlp" and module.trainable < module.total
+
+
+@pytest.mark.parametrize("name", ["tiny", "demo_base"])
+def test_small_model_configs_inherit_the_real_one_and_state_only_what_differs(name):
+    own = OmegaConf.to_container(OmegaConf.load(CONF / "model" / f"{name}.yaml"))
+    real = OmegaConf.to_container(OmegaConf.load(CONF / "model" / "qwen3_fa_0.6b.yaml"))
+    assert own.pop("defaults") == ["qwen3_fa_0.6b", "_self_"]
+    for key, value in own.items():
+        if isinstance(value, dict):
+            same = [k for k in value if value[k] == real.get(key, {}).get(k)]
+            assert not same, f"{name}.yaml restates {key}.{same}"
+        else:
+            assert value != real.get(key), f"{name}.yaml restates {key}"

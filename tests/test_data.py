@@ -5,10 +5,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from alignadapt.audio import load_audio
-from alignadapt.data import AlignDataModule, Collator, ManifestDataset
-from alignadapt.manifest import ManifestError
-from alignadapt.timing import IGNORE_INDEX
+from alignadapt.data.audio import load_audio
+from alignadapt.data.datamodule import AlignDataModule, Collator, ManifestDataset
+from alignadapt.data.manifest import ManifestError
+from alignadapt.model.timing import IGNORE_INDEX
 
 
 def test_load_audio_makes_mono_16k(tmp_path):

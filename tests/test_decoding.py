@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from alignadapt.decoding import decode_argmax, monotonic_repair
+from alignadapt.model.decoding import decode_argmax, monotonic_repair
 
 
 def test_monotonic_repair_keeps_a_sorted_sequence():

@@ -24,7 +24,7 @@ def frame_db(audio: np.ndarray, rate: int) -> np.ndarray:
 
 @pytest.mark.parametrize("kind", ["general", "domain"])
 def test_demo_times_agree_with_the_audio(tmp_path, kind):
-    from alignadapt.demo import write_split
+    from alignadapt.demo.corpus import write_split
 
     manifest = write_split(tmp_path, f"{kind}_probe", 12, kind, seed=3, progress=False)
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
@@ -51,7 +51,7 @@ def test_demo_times_agree_with_the_audio(tmp_path, kind):
 def test_demo_base_loads_through_the_normal_model_path():
     from pathlib import Path
 
-    from alignadapt.modeling import load_aligner
+    from alignadapt.model.loading import load_aligner
 
     path = Path(__file__).resolve().parents[1] / "models" / "demo-base"
     model, processor = load_aligner(str(path))

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from alignadapt.evaluation.run import evaluate as run_evaluate
+
 from .adapters import random_adapter
-from .conftest import ROOT, compose_train
+from .conftest import compose_train
 from .test_wandb import read_records
 
-sys.path.insert(0, str(ROOT))
-from evaluate import evaluate  # noqa: E402
+
+def evaluate(cfg) -> dict:
+    """Run the evaluate task; metrics.json's content."""
+    run_evaluate(cfg)
+    return json.loads((Path(cfg.out_dir) / "metrics.json").read_text())
+
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +46,7 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
         [
             f"manifest={manifest}",
             f"models.adapted={adapter}",
-            "decodings=[argmax,subclass]",
+            "aligner.decodings=[argmax,subclass]",
             f"terms=[{term}]",
             "worst=2",
             "bootstrap=200",

@@ -13,11 +13,12 @@ import torch
 from praatio import textgrid
 from transformers import Qwen3ASRForTokenClassification, Qwen3ASRProcessor
 
-from alignadapt.audio import load_audio
 from alignadapt.cli import main
-from alignadapt.data import split_units
-from alignadapt.formats import Word, display_words, flag_alignment
-from alignadapt.inference import Aligner, load_for_inference
+from alignadapt.data.audio import load_audio
+from alignadapt.inference.aligner import Aligner
+from alignadapt.inference.formats import Word, display_words, flag_alignment
+from alignadapt.model.prompt import split_units
+from alignadapt.model.reference import load_for_inference
 
 from .adapters import random_adapter
 

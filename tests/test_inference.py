@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from alignadapt.audio import SAMPLE_RATE
-from alignadapt.decoding import Decoded, decode, decode_argmax
-from alignadapt.inference import Aligner, load_for_inference, windowed_alignment
+from alignadapt.data.audio import SAMPLE_RATE
+from alignadapt.inference.aligner import Aligner, AlignerSettings, windowed_alignment
+from alignadapt.model.decoding import Decoded, decode, decode_argmax
+from alignadapt.model.reference import load_for_inference
 
 from .adapters import random_adapter
 
@@ -83,7 +84,11 @@ def test_windowing_keeps_errors_at_the_end_of_a_7_minute_recording_as_low_as_at_
 
 def test_aligner_windows_long_audio_within_what_the_classes_express(tiny_dir, processor):
     model, proc = load_for_inference(tiny_dir)
-    aligner = Aligner(model, proc, ["argmax", "subclass"], window_s=240.0, margin_s=2.0)
+    aligner = Aligner(
+        model,
+        proc,
+        AlignerSettings(decodings=["argmax", "subclass"], window=240.0, window_margin=2.0),
+    )
     assert aligner.window_s == pytest.approx(199 * 0.08)  # tiny model: 200 classes of 80 ms
     seen: list[int] = []
     original = aligner.slot_logits
@@ -108,7 +113,7 @@ def test_aligner_windows_long_audio_within_what_the_classes_express(tiny_dir, pr
 
 def test_adapter_and_checkpoint_load_to_the_same_model(tiny_dir, tmp_path):
     """A train.py checkpoint (trainable weights only, weights_only=True) equals its adapter."""
-    from alignadapt.module import AlignerModule
+    from alignadapt.training.module import AlignerModule
 
     adapter = random_adapter(tiny_dir, tmp_path / "adapter")
     module = AlignerModule(
@@ -139,7 +144,7 @@ def test_adapter_and_checkpoint_load_to_the_same_model(tiny_dir, tmp_path):
 
 
 def test_validation_decodes_with_the_configured_decoding(tiny_dir):
-    from alignadapt.module import AlignerModule
+    from alignadapt.training.module import AlignerModule
 
     def make(decoding: str) -> AlignerModule:
         return AlignerModule(

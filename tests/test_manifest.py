@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from alignadapt.manifest import (
+from alignadapt.data.manifest import (
     ManifestError,
     check_units,
     index_manifest,

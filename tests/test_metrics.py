@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from alignadapt.metrics import slot_errors_ms, summarize
+from alignadapt.evaluation.metrics import slot_errors_ms, summarize
 
 
 def test_summary_of_known_errors():

@@ -3,19 +3,17 @@ import json
 import pytest
 import torch
 
-from alignadapt.modeling import (
+from alignadapt.demo.tiny import TinySpec, build_tiny_aligner
+from alignadapt.model.loading import load_aligner, meta_aligner
+from alignadapt.model.lora import (
     LoraSpec,
     adapter_metadata,
     apply_lora,
-    check_adapter_fits,
     count_parameters,
-    load_adapter,
-    load_aligner,
-    meta_aligner,
     save_adapter,
     target_regex,
 )
-from alignadapt.tiny import TinySpec, build_tiny_aligner
+from alignadapt.model.reference import check_fits, load_model, read_reference
 
 ATTN = {"decoder": ["q_proj", "k_proj", "v_proj", "o_proj"]}
 
@@ -125,20 +123,22 @@ def test_adapter_round_trip_and_refusal_on_a_different_base(tiny_dir, tmp_path):
     ids = torch.tensor([[5, 6, 7]])
     model.eval()
     expected = model(input_ids=ids).logits
-    fresh, _ = load_aligner(str(tiny_dir))
-    loaded = load_adapter(fresh, out, class_ms=80.0).eval()
-    assert torch.allclose(loaded(input_ids=ids).logits, expected, atol=1e-6)
+    loaded, _, ref = load_model(out)
+    assert (ref.kind, ref.base) == ("adapter", str(tiny_dir))
+    assert torch.allclose(loaded.eval()(input_ids=ids).logits, expected, atol=1e-6)
 
     other = build_tiny_aligner(tmp_path / "other", TinySpec(num_labels=100))
     other_model, _ = load_aligner(str(other))
     with pytest.raises(ValueError, match="a different base .*differs in: num_labels"):
-        check_adapter_fits(out, other_model.config, 80.0)
+        check_fits(read_reference(out), other_model.config, 80.0)
     with pytest.raises(ValueError, match="differs in: class_ms"):
-        check_adapter_fits(out, base.config, 40.0)
+        check_fits(read_reference(out), base.config, 40.0)
+    with pytest.raises(ValueError, match="a different base .*differs in: num_labels"):
+        load_model(out, base=str(other))  # the same check on the loading path
 
 
 def test_local_models_are_recorded_by_absolute_path_and_missing_ones_named(tiny_dir, monkeypatch):
-    from alignadapt.modeling import resolve_source
+    from alignadapt.model.loading import resolve_source
 
     monkeypatch.chdir(tiny_dir.parent)
     assert resolve_source(f"./{tiny_dir.name}") == str(tiny_dir.resolve())

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from alignadapt.naive import naive_align, voiced_span
+from alignadapt.evaluation.naive import naive_align, voiced_span
 
 
 def test_naive_spreads_units_over_the_voiced_span_by_length():

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from alignadapt.cli import main
-from alignadapt.importers import ReconcileError, reconcile
+from alignadapt.data.importers import ReconcileError, reconcile
 
 SR = 16000
 

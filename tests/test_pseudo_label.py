@@ -13,12 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from alignadapt.pseudo import cut_partial_line, parts_dir_for, read_shards
+from alignadapt.inference import pseudo as entry
+from alignadapt.inference.pseudo import cut_partial_line, parts_dir_for, read_shards
 
 from .conftest import ROOT, compose_train
 
-sys.path.insert(0, str(ROOT))
-from pseudo_label import pseudo_label  # noqa: E402
+
+def pseudo_label(cfg) -> dict:
+    """The task's counts (lines, written, flagged, rejected)."""
+    return entry.pseudo_label(cfg).metrics
+
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +46,8 @@ def overrides(manifest: Path, out: Path, tiny_dir: Path, extra: list[str] = ()) 
     return [
         f"manifest={manifest}",
         f"out={out}",
-        f"aligner={tiny_dir}",
-        "batch_size=2",
+        f"labeller={tiny_dir}",
+        "aligner.batch_size=2",
         "trainer.enable_progress_bar=false",
         *extra,
     ]
@@ -147,8 +151,6 @@ def test_two_ddp_ranks_write_shards_merged_into_the_single_process_output(
             overrides(manifest, single, tiny_dir), tmp_path / "a", shared_dir, "pseudo_label"
         )
     )
-    import pseudo_label as entry
-
     shard_lines: dict[str, int] = {}
     real_merge = entry.merge
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from alignadapt.replay import mix_with_replay
+from alignadapt.data.replay import mix_with_replay
 
 
 def _manifest(path, n, prefix):

@@ -9,10 +9,10 @@ import soundfile as sf
 import torch
 from torch.utils.data import BatchSampler, RandomSampler
 
-from alignadapt.audio import load_audio
-from alignadapt.data import AlignDataModule, ManifestDataset
-from alignadapt.sampling import BatchPlan, padding_share, plan_segments
-from alignadapt.synthetic import SyntheticSpec, render_utterance
+from alignadapt.data.audio import load_audio
+from alignadapt.data.datamodule import AlignDataModule, ManifestDataset
+from alignadapt.data.sampling import BatchPlan, padding_share, plan_segments
+from alignadapt.demo.synthetic import SyntheticSpec, render_utterance
 
 SR = 16000
 

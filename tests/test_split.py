@@ -6,7 +6,7 @@ import os
 import pytest
 
 from alignadapt.cli import main
-from alignadapt.splits import assign_groups, split_manifest
+from alignadapt.data.splits import assign_groups, split_manifest
 
 
 @pytest.fixture

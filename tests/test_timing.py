@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from alignadapt.timing import IGNORE_INDEX, class_to_seconds, seconds_to_class, slot_labels
+from alignadapt.model.timing import IGNORE_INDEX, class_to_seconds, seconds_to_class, slot_labels
 
 TS = 9  # a stand-in <timestamp> id
 

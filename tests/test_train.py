@@ -11,12 +11,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from alignadapt.manifest import ManifestError
+from alignadapt.data.manifest import ManifestError
+from alignadapt.training.run import train as run_train
 
 from .conftest import ROOT
 
-sys.path.insert(0, str(ROOT))
-from train import train  # noqa: E402
+
+def train(cfg) -> tuple[dict, Path]:
+    """(metrics, run folder) of the train task."""
+    result = run_train(cfg)
+    return result.metrics, result.outputs["run"]
+
 
 pytestmark = pytest.mark.slow
 

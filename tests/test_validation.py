@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from alignadapt.audio import load_audio
 from alignadapt.cli import main
-from alignadapt.data import AlignDataModule, ManifestProblems
-from alignadapt.validation import check_manifest
+from alignadapt.data.audio import load_audio
+from alignadapt.data.datamodule import AlignDataModule, ManifestProblems
+from alignadapt.data.validation import check_manifest
 
 SR = 16000
 

@@ -1,0 +1,147 @@
+"""alignadapt align --model DIR [--adapter DIR] AUDIO TEXT | --manifest M --out DIR: word times.
+
+TEXT is a transcript file or the transcript itself. Writes JSON, Praat TextGrid, SRT or CTM
+with the transcript's own words (punctuation kept) and warns about alignments that look
+wrong: many zero-length or crushed words, low confidence (often a transcript that does not
+match the audio). Long recordings are aligned window by window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..data.audio import load_audio
+from ..data.manifest import iter_manifest
+from ..inference.aligner import Aligner, AlignerSettings
+from ..inference.formats import (
+    FORMATS,
+    check_writable,
+    flag_alignment,
+    make_words,
+    write_alignment,
+)
+from ..model.prompt import SAMPLE_RATE, split_units
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("audio", nargs="?", help="audio file (anything libsndfile reads)")
+    parser.add_argument("text", nargs="?", help="transcript: a text file, or the text itself")
+    parser.add_argument(
+        "--model", required=True, help="hub id or model dir (base or merged), adapter dir or .ckpt"
+    )
+    parser.add_argument("--adapter", help="adapter directory to put on --model")
+    parser.add_argument("--manifest", help="align every line of a JSONL manifest instead")
+    parser.add_argument(
+        "--language", help="transcript language (Japanese/Korean need their splitter)"
+    )
+    parser.add_argument("--format", choices=FORMATS, default="json")
+    parser.add_argument(
+        "--out",
+        help="output file (one recording; default: AUDIO with the format's suffix) or directory (--manifest)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace output files that exist")
+    parser.add_argument(
+        "--min-confidence", type=float, default=0.1, help="flag alignments less sure than this"
+    )
+    AlignerSettings.add_arguments(parser)
+
+
+def jobs_from_args(args: argparse.Namespace) -> list[dict]:
+    """(audio, text, language, output path, id) per recording to align."""
+    suffix = FORMATS[args.format]
+    if args.manifest:
+        if args.audio or args.text:
+            raise ValueError("give either AUDIO TEXT or --manifest, not both")
+        if not args.out:
+            raise ValueError("--manifest needs --out DIR for the output files")
+        jobs, seen = [], set()
+        for utt in iter_manifest(args.manifest):
+            stem = utt.audio_path.stem
+            name = stem if stem not in seen else f"{stem}-line{utt.line}"
+            seen.add(name)
+            out = Path(args.out) / f"{name}{suffix}"
+            jobs.append(
+                {
+                    "audio": utt.audio_path,
+                    "text": utt.text,
+                    "language": utt.language or args.language,
+                    "out": out,
+                    "id": name,
+                    "channel": utt.channel,
+                }
+            )
+        return jobs
+    if not args.audio or not args.text:
+        raise ValueError("give AUDIO and TEXT (a transcript file or the text), or --manifest")
+    text_path = Path(args.text)
+    text = text_path.read_text(encoding="utf-8").strip() if text_path.is_file() else args.text
+    audio = Path(args.audio)
+    if not audio.exists():
+        raise FileNotFoundError(f"audio file {audio} does not exist")
+    out = Path(args.out) if args.out else audio.with_suffix(suffix)
+    return [
+        {
+            "audio": audio,
+            "text": text,
+            "language": args.language,
+            "out": out,
+            "id": audio.stem,
+            "channel": None,
+        }
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    jobs = jobs_from_args(args)
+    for job in jobs:  # before any work: never overwrite without --force
+        check_writable(job["out"], args.force)
+    source, base = (args.adapter, args.model) if args.adapter else (args.model, None)
+    settings = AlignerSettings.from_args(args)
+    aligner = Aligner.load(source, base, settings)
+    processor, decoding = aligner.processor, settings.decodings[0]
+    flagged = 0
+    for i in tqdm(
+        range(0, len(jobs), settings.batch_size),
+        desc="aligning",
+        unit="batch",
+        disable=len(jobs) == 1,
+    ):
+        chunk = jobs[i : i + settings.batch_size]
+        audios = [load_audio(j["audio"], channel=j["channel"]) for j in chunk]
+        units = [split_units(processor, j["text"], j["language"]) for j in chunk]
+        for job, unit_list in zip(chunk, units, strict=True):
+            if not unit_list:
+                raise ValueError(
+                    f"{job['id']}: the transcript {job['text']!r} has no word to align"
+                )
+        for job, audio, unit_list, result in zip(
+            chunk, audios, units, aligner.align(audios, units), strict=True
+        ):
+            decoded = result.decoded[decoding]
+            words = make_words(job["text"], unit_list, decoded.spans, decoded.confidence)
+            flags = flag_alignment(words, args.min_confidence)
+            duration = len(audio) / SAMPLE_RATE
+            meta = {
+                "id": job["id"],
+                "audio": str(job["audio"]),
+                "text": job["text"],
+                "duration": round(duration, 4),
+                "model": str(args.adapter or args.model),
+                "decoding": decoding,
+                "flags": flags,
+            }
+            write_alignment(job["out"], args.format, words, meta, duration, args.force)
+            if flags:
+                flagged += 1
+                print(
+                    f"warning: {job['id']}: alignment looks wrong: {'; '.join(flags)}",
+                    file=sys.stderr,
+                )
+    print(
+        f"{len(jobs)} recording(s) aligned ({flagged} flagged), {args.format} written to {jobs[0]['out'] if len(jobs) == 1 else args.out}"
+    )
+    return 0

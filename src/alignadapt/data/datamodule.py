@@ -1,0 +1,418 @@
+"""The LightningDataModule: manifests in, processor inputs plus slot labels out.
+
+Manifests are indexed by byte offset and read line by line in the dataset, so memory holds
+a small index (about 20 bytes an utterance), never the manifest. Audio is decoded, augmented
+and collated a whole batch at a time in the DataLoader's worker processes. Every training
+and validation line gets the checks of `alignadapt validate` in `setup`, before the first
+step; bad lines stop the run with file and line named (or are skipped and logged when
+`data.skip_bad_lines`). Long labelled recordings are cut at word boundaries into pieces no
+longer than `data.max_duration`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from transformers import Qwen3ASRProcessor
+
+from ..model.prompt import SAMPLE_RATE, build_inputs, split_units
+from ..model.timing import slot_labels
+from .audio import load_audio
+from .augment import AugmentSpec, augment
+from .manifest import ManifestError, index_manifest, read_at
+from .sampling import BatchPlan, plan_segments
+from .validation import Issue, inspect_manifest
+
+log = logging.getLogger(__name__)
+KEEP = 1000  # issues of each kind kept for messages; the rest are counted
+
+
+@dataclass
+class Example:
+    key: str  # "manifest:line" ("manifest:line@12.34s" for a piece): traceable to its input
+    audio: np.ndarray
+    units: list[str]
+    spans: list[tuple[float, float]]
+    language: str | None
+
+
+class ManifestDataset(Dataset):
+    """Random access to a manifest through a small index; one line is read per item.
+
+    Before `check`, the index is the byte offset of every line (8 bytes a line). `check`
+    reads every line once, runs the checks of `alignadapt validate` (headers only, no
+    decoding), and replaces it with an index of training items: per item the line's offset,
+    its number, its audio duration and, for a recording cut into pieces, which piece (20
+    bytes an item, plus 24 per piece). Items are whole lines or pieces of long labelled ones.
+
+    An item is an int; the data module's batch plan asks for whole batches,
+    `(epoch, [items])`, so a worker decodes a batch and augmentation can draw per epoch.
+    """
+
+    def __init__(
+        self,
+        manifest: str | Path,
+        processor: Qwen3ASRProcessor,
+        augment: AugmentSpec | None = None,
+        seed: int = 0,
+    ):
+        self.manifest = Path(manifest)
+        if not self.manifest.exists():
+            raise FileNotFoundError(f"manifest {self.manifest} does not exist")
+        self.offsets = index_manifest(self.manifest)
+        self.lines: np.ndarray | None = None
+        self.durations: np.ndarray | None = None  # seconds per item, known after check()
+        self.pieces = np.full(len(self.offsets), -1, dtype=np.int32)  # -1: the whole line
+        # per piece: first unit, unit count (int32) and start, end in seconds (float64)
+        self.piece_units = np.zeros((0, 2), dtype=np.int32)
+        self.piece_times = np.zeros((0, 2), dtype=np.float64)
+        self.processor = processor
+        self.augment = augment if augment is not None and augment.active else None
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def line_of(self, index: int) -> int:
+        if self.lines is None:  # line numbers only matter for messages: count them once, lazily
+            with open(self.manifest, "rb") as f:
+                starts = [0]
+                starts += [i + 1 for i, b in enumerate(f.read()) if b == 10]
+            self.lines = np.searchsorted(np.asarray(starts), self.offsets, side="right")
+        return int(self.lines[index])
+
+    def example(self, index: int, rng: np.random.Generator | None = None) -> Example:
+        line = self.line_of(index)
+        utt = read_at(self.manifest, int(self.offsets[index]), line)
+        units = split_units(self.processor, utt.text, utt.language)
+        spans = utt.spans or []
+        key = f"{self.manifest.name}:{line}"
+        piece = int(self.pieces[index])
+        if piece < 0:
+            audio = load_audio(utt.audio_path, channel=utt.channel)
+        else:
+            first, count = (int(x) for x in self.piece_units[piece])
+            start, end = (float(x) for x in self.piece_times[piece])
+            audio = load_audio(utt.audio_path, channel=utt.channel, start=start, end=end)
+            units = units[first : first + count]
+            length = len(audio) / SAMPLE_RATE
+            spans = [
+                (min(max(s - start, 0.0), length), min(max(e - start, 0.0), length))
+                for s, e in spans[first : first + count]
+            ]
+            key += f"@{start:.2f}s"
+        if rng is not None and self.augment is not None:
+            audio, spans = augment(audio, list(spans), self.augment, rng)
+        return Example(key, audio, units, list(spans), utt.language)
+
+    def __getitem__(self, key: int | list[int] | tuple[int, list[int]]):
+        if isinstance(key, tuple):  # (epoch, batch) from the batch plan
+            epoch, indices = key
+            return [
+                self.example(i, np.random.default_rng([self.seed, epoch, int(i)])) for i in indices
+            ]
+        if isinstance(key, list):
+            return [self.example(i) for i in key]
+        return self.example(int(key))
+
+    def check(
+        self,
+        require_labels: bool,
+        max_duration: float | None = None,
+        skip_bad: bool = False,
+        progress: bool = True,
+    ) -> list[Issue]:
+        """Read every line before training, run every check, and build the item index.
+
+        Problems raise one ManifestError listing them all (file:line: reason), unless
+        `skip_bad`: then bad lines are left out of the index. Returns every issue found
+        (warnings and, when skipping, the skipped lines' problems). Labelled lines longer
+        than `max_duration` are cut at word boundaries into pieces; unlabelled ones cannot
+        be and are problems.
+        """
+        offsets, lines, durations, pieces = array("q"), array("i"), array("f"), array("i")
+        piece_units, piece_times = array("i"), array("d")
+        issues: list[Issue] = []  # the first KEEP problems and warnings: memory stays flat
+        bad = n_problems = n_warnings = 0
+
+        def split(text: str, language: str | None) -> list[str]:
+            return split_units(self.processor, text, language)
+
+        for report in inspect_manifest(
+            self.manifest, split, require_labels=require_labels, progress=progress
+        ):
+            cuts = None
+            if report.ok and max_duration is not None and report.duration > max_duration:
+                try:
+                    if not report.utt.labelled:
+                        raise ValueError(
+                            f"{report.duration:.1f} s of audio without timestamps, over "
+                            f"data.max_duration={max_duration:g}: it cannot be cut; "
+                            "pseudo-label it first so it can be cut at word boundaries"
+                        )
+                    cuts = plan_segments(report.utt.spans, report.duration, max_duration)
+                except ValueError as err:
+                    report.issues.append(Issue(str(self.manifest), report.line, str(err)))
+            for issue in report.issues:
+                n_warnings += issue.warning
+                n_problems += not issue.warning
+                if (n_warnings if issue.warning else n_problems) <= KEEP:
+                    issues.append(issue)
+            if not report.ok:
+                bad += 1
+                continue
+            for first, count, start, end in cuts or [(0, 0, 0.0, report.duration)]:
+                offsets.append(report.offset)
+                lines.append(report.line)
+                durations.append(end - start)
+                if cuts is None:
+                    pieces.append(-1)
+                else:
+                    pieces.append(len(piece_units) // 2)
+                    piece_units.extend((first, count))
+                    piece_times.extend((start, end))
+        problems = [i for i in issues if not i.warning]
+        if problems and not skip_bad:
+            raise ManifestProblems(self.manifest, problems, n_problems)
+        if bad:
+            log.warning(
+                "%s: skipping %d bad line(s) (data.skip_bad_lines=true): %s",
+                self.manifest,
+                bad,
+                "; ".join(f"line {i.line}: {i.message}" for i in problems[:20])
+                + (" ..." if len(problems) > 20 else ""),
+            )
+        if n_warnings:
+            log.warning(
+                "%s: %d warning(s), e.g. %s (run alignadapt validate for all)",
+                self.manifest,
+                n_warnings,
+                next(str(i) for i in issues if i.warning).replace("\n", " "),
+            )
+        # numpy views of the arrays' own buffers: no second copy of the index, ever
+        self.offsets = np.frombuffer(offsets, dtype=np.int64)
+        self.lines = np.frombuffer(lines, dtype=np.int32)
+        self.durations = np.frombuffer(durations, dtype=np.float32)
+        self.pieces = np.frombuffer(pieces, dtype=np.int32)
+        self.piece_units = np.frombuffer(piece_units, dtype=np.int32).reshape(-1, 2)
+        self.piece_times = np.frombuffer(piece_times, dtype=np.float64).reshape(-1, 2)
+        if not len(self.offsets):
+            raise ManifestError(self.manifest, 0, "no usable line", "run alignadapt validate on it")
+        return issues
+
+
+class ManifestProblems(ManifestError):
+    """Every problem of a manifest at once, each as file:line: reason."""
+
+    def __init__(self, manifest: str | Path, problems: list[Issue], total: int | None = None):
+        first = problems[0]
+        super().__init__(manifest, first.line, first.message, first.hint)
+        self.problems = problems
+        total = total or len(problems)
+        shown = "\n".join(str(p) for p in problems[:50])
+        more = f"\n... and {total - 50} more" if total > 50 else ""
+        self.args = (
+            f"{total} problem(s) in {manifest}; training stops before the first step:\n"
+            f"{shown}{more}\n"
+            "Fix them (alignadapt validate lists them), or set data.skip_bad_lines=true to "
+            "train without those lines.",
+        )
+
+
+class Collator:
+    """Examples -> one padded batch: processor outputs, slot labels and reference times."""
+
+    def __init__(
+        self,
+        processor: Qwen3ASRProcessor,
+        timestamp_token_id: int,
+        class_ms: float,
+        num_labels: int,
+    ):
+        self.processor = processor
+        self.timestamp_token_id = timestamp_token_id
+        self.class_ms = class_ms
+        self.num_labels = num_labels
+
+    def __call__(self, examples: list[Example]) -> dict[str, Any]:
+        inputs = build_inputs(
+            self.processor, [e.audio for e in examples], [e.units for e in examples]
+        )
+        batch = dict(inputs)
+        batch.pop("num_audio_tokens", None)
+        try:
+            batch["labels"] = slot_labels(
+                batch["input_ids"],
+                self.timestamp_token_id,
+                [e.spans for e in examples],
+                self.class_ms,
+                self.num_labels,
+            )
+        except ValueError as err:
+            raise ValueError(f"{err} (batch: {', '.join(e.key for e in examples)})") from None
+        batch["keys"] = [e.key for e in examples]
+        batch["units"] = [e.units for e in examples]
+        batch["ref_times"] = [
+            torch.tensor([t for s in e.spans for t in s], dtype=torch.float64) for e in examples
+        ]
+        batch["audio_seconds"] = float(sum(len(e.audio) for e in examples) / SAMPLE_RATE)
+        return batch
+
+
+class AlignDataModule(L.LightningDataModule):
+    """Train/val/test manifests -> batches for the aligner.
+
+    `batch_size` counts utterances per device; `max_seconds`, when set, replaces it with a
+    budget of padded audio seconds per batch, filled from length buckets. Under DDP each
+    rank gets its share of the batches (see `sampling.BatchPlan`). Every line is checked in
+    `setup`; a bad one stops the run unless `skip_bad_lines`. `augment` (training only) is
+    an `AugmentSpec` as a dict.
+    """
+
+    def __init__(
+        self,
+        pretrained: str,
+        train_manifest: str | None = None,
+        val_manifest: str | None = None,
+        test_manifest: str | None = None,
+        batch_size: int = 4,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        revision: str | None = None,
+        max_duration: float | None = None,
+        max_seconds: float | None = None,
+        num_buckets: int = 20,
+        seed: int | None = None,
+        skip_bad_lines: bool = False,
+        augment: dict | None = None,
+        replay: dict | None = None,
+    ):
+        super().__init__()
+        # {manifest, share, seed, out}: mix general utterances into training (see replay.py)
+        self.replay = replay if replay and replay.get("manifest") else None
+        self.pretrained, self.revision = pretrained, revision
+        self.manifests = {"train": train_manifest, "val": val_manifest, "test": test_manifest}
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.max_duration = max_duration
+        self.max_seconds = max_seconds
+        self.num_buckets = num_buckets
+        self.seed = seed
+        self.skip_bad_lines = skip_bad_lines
+        if augment is not None and not isinstance(augment, dict):  # a DictConfig from Hydra
+            from omegaconf import OmegaConf
+
+            augment = OmegaConf.to_container(augment, resolve=True)
+        self.augment = AugmentSpec.from_dict(augment)
+        if max_seconds is not None and max_duration is not None and max_seconds < max_duration:
+            raise ValueError(
+                f"data.max_seconds={max_seconds:g} is under data.max_duration={max_duration:g}: "
+                "a batch could not hold the longest utterance; raise data.max_seconds"
+            )
+        self.datasets: dict[str, ManifestDataset] = {}
+        self.collator: Collator | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.collator is None:
+            from ..model.reference import load_processor
+
+            processor, config = load_processor(self.pretrained, revision=self.revision)
+            self.collator = Collator(
+                processor,
+                config.timestamp_token_id,
+                processor.timestamp_segment_time,
+                config.num_labels,
+            )
+        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
+            stage or "", ("train", "val", "test")
+        )
+        for split in wanted:
+            path = self.manifests[split]
+            if path and split == "train" and self.replay and "train" not in self.datasets:
+                from .replay import mix_with_replay
+
+                r = self.replay
+                path = mix_with_replay(
+                    path, r["manifest"], r.get("share", 0.5), r.get("seed", 0), r["out"]
+                )
+                log.info(
+                    "training on %s: %s with %.0f%% replay",
+                    path,
+                    self.manifests[split],
+                    100 * r["share"],
+                )
+            if path and split not in self.datasets:
+                dataset = ManifestDataset(
+                    path,
+                    self.collator.processor,
+                    augment=self.augment if split == "train" else None,
+                    # augmentation draws per (seed, epoch, item): the run's seed by default
+                    seed=self.seed
+                    if self.seed is not None
+                    else int(os.environ.get("PL_GLOBAL_SEED", 0)),
+                )
+                dataset.check(
+                    require_labels=True,
+                    max_duration=self.max_duration,
+                    skip_bad=self.skip_bad_lines,
+                )
+                self.datasets[split] = dataset
+
+    def batch_plan(self, split: str, shuffle: bool, batch_size: int) -> BatchPlan:
+        """This rank's batches of a split (len() is the number of steps per epoch)."""
+        if split not in self.datasets:
+            raise ValueError(f"no {split} manifest configured (data.{split}_manifest)")
+        dataset = self.datasets[split]
+        trainer = self.trainer
+        durations = dataset.durations if dataset.durations is not None else np.ones(len(dataset))
+        return BatchPlan(
+            durations,
+            batch_size=None if self.max_seconds else batch_size,
+            max_seconds=self.max_seconds,
+            shuffle=shuffle,
+            seed=self.seed,
+            num_replicas=trainer.world_size if trainer is not None else 1,
+            rank=trainer.global_rank if trainer is not None else 0,
+            num_buckets=self.num_buckets,
+        )
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+        # The plan yields whole batches, so `batch_size=None`: a worker decodes and collates
+        # a batch at once, and the processor runs once per batch, not per utterance.
+        return DataLoader(
+            self.datasets.get(split),
+            sampler=self.batch_plan(split, shuffle, batch_size),
+            batch_size=None,
+            num_workers=self.num_workers,
+            collate_fn=self.collator,
+            persistent_workers=self.num_workers > 0,
+            worker_init_fn=_worker_init if self.num_workers > 0 else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True, self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False, self.eval_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False, self.eval_batch_size)
+
+
+def _worker_init(worker_id: int) -> None:
+    """One torch thread per worker (the workers are the parallelism), plus Lightning's
+    per-worker seeding when seed_everything(workers=True) asked for it."""
+    from lightning.fabric.utilities.seed import pl_worker_init_function
+
+    torch.set_num_threads(1)
+    pl_worker_init_function(worker_id)

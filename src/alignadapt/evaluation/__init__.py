@@ -1,0 +1,1 @@
+"""Proving the gain: the evaluation run, metrics, the report with its plots, the naive baseline."""

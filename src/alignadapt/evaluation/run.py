@@ -1,0 +1,262 @@
+"""Base model versus adapted models on a held-out manifest: the work behind evaluate.py.
+
+Each model runs over the manifest in batches (one shared runner, `alignadapt.inference`),
+each decoding asked for becomes a column, and `write_report` writes metrics.json, the table,
+words.csv and the plots into one folder, and logs them to W&B when a W&B logger is given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..data.audio import load_audio
+from ..data.manifest import Utterance, iter_manifest
+from ..inference.aligner import Aligner, AlignerSettings
+from ..model.decoding import Decoded
+from ..model.prompt import split_units
+from ..model.reference import load_processor, read_reference
+from ..tasks import TaskResult
+from .naive import naive_align
+from .report import (
+    UttResult,
+    bootstrap_aas_difference,
+    column_metrics,
+    format_table,
+    plot_error_by_position,
+    plot_error_distribution,
+    plot_timeline,
+    worst_words,
+    write_words_csv,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Item:
+    key: str
+    utt: Utterance
+    units: list[str]
+
+
+def read_items(manifest: str | Path, processor) -> tuple[list[Item], list[dict]]:
+    """Lines with a reference that matches their units, and every other line with its problem."""
+    items, mismatched = [], []
+    for utt in iter_manifest(manifest):
+        key = f"{Path(manifest).name}:{utt.line}"
+        units = split_units(processor, utt.text, utt.language)
+        if not utt.spans:
+            problem = "no reference timestamps"
+        elif len(utt.spans) != len(units):
+            problem = (
+                f"{len(units)} units as the aligner splits the text, {len(utt.spans)} "
+                f"reference pairs (units: {' '.join(units[:12])}{' ...' if len(units) > 12 else ''})"
+            )
+        else:
+            items.append(Item(key, utt, units))
+            continue
+        mismatched.append({"key": key, "problem": problem})
+        log.warning("%s: not scored: %s", key, problem)
+    return items, mismatched
+
+
+def predict_model(
+    name: str, source: str, base: str | None, items: Sequence[Item], settings: AlignerSettings
+) -> list[dict]:
+    """Decoded alignments per item (one dict decoding -> Decoded each) for one model."""
+    aligner = Aligner.load(source, base, settings)
+    out: list[dict] = []
+    size = settings.batch_size
+    with tqdm(total=len(items), desc=f"aligning with {name}", unit="utt") as bar:
+        for i in range(0, len(items), size):
+            chunk = items[i : i + size]
+            audios = [load_audio(it.utt.audio_path, channel=it.utt.channel) for it in chunk]
+            out += [a.decoded for a in aligner.align(audios, [it.units for it in chunk])]
+            bar.update(len(chunk))
+    return out
+
+
+def run_evaluation(
+    manifest: str | Path,
+    models: dict[str, str],
+    base: str | None,
+    out_dir: str | Path,
+    settings: AlignerSettings | None = None,
+    terms: Sequence[str] = (),
+    worst: int = 5,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    loggers: Sequence = (),
+    naive: bool = True,
+) -> dict:
+    """Run the base and every adapted model, write the report, return metrics.json's content.
+
+    `naive` adds the baseline that spreads units over the voiced span by length (naive.py).
+    """
+    settings = settings or AlignerSettings()
+    decodings = settings.decodings
+    refs = {name: read_reference(source) for name, source in models.items()}
+    base = base or next((r.base for r in refs.values() if r.kind != "model"), None)
+    if not base:
+        raise ValueError(
+            "no base model: set base=... (a hub id or directory), or give an adapted model "
+            "that names its base (an adapter directory or a train.py checkpoint)"
+        )
+    sources = {"base": base, **{k: str(v) for k, v in models.items() if v}}
+    processor, _ = load_processor(base)
+    items, mismatched = read_items(manifest, processor)
+    if not items:
+        raise ValueError(f"{manifest}: no line with reference timestamps matching its units")
+    term_units = {u.lower() for t in terms for u in split_units(processor, t, None)}
+    results = [
+        UttResult(
+            it.key,
+            it.units,
+            np.asarray(it.utt.spans, dtype=np.float64),
+            it.utt.language or "unknown",
+            str(it.utt.audio_path),
+        )
+        for it in items
+    ]
+    columns: list[str] = []
+    for name, source in sources.items():
+        predicted = predict_model(name, source, None if name == "base" else base, items, settings)
+        for decoding in decodings:
+            column = name if len(decodings) == 1 else f"{name}/{decoding}"
+            columns.append(column)
+            for result, decoded in zip(results, predicted, strict=True):
+                result.predictions[column] = decoded[decoding]
+    if naive:  # the no-model baseline: a model that does not beat it is not worth its cost
+        columns.append("naive")
+        for result in results:
+            times = naive_align(load_audio(result.audio_path), result.units)
+            result.predictions["naive"] = Decoded(times=times, repaired=0)
+    metrics: dict = {
+        "manifest": str(manifest),
+        "models": sources,
+        "decodings": list(decodings),
+        "utterances": len(results),
+        "terms": sorted(term_units),
+        "columns": {c: column_metrics(results, c, term_units) for c in columns},
+        "mismatched": mismatched,
+    }
+    base_columns = {d: ("base" if len(decodings) == 1 else f"base/{d}") for d in decodings}
+    vs_base = {}
+    for column in columns:
+        decoding = column.split("/")[1] if "/" in column else decodings[0]
+        if not column.startswith("base") and column != "naive":
+            vs_base[column] = {
+                "base": base_columns[decoding],
+                **bootstrap_aas_difference(
+                    results, column, base_columns[decoding], bootstrap, seed
+                ),
+            }
+    metrics["vs_base"] = vs_base
+    write_report(Path(out_dir), metrics, results, columns, term_units, worst, loggers)
+    return metrics
+
+
+def write_report(
+    out_dir: Path,
+    metrics: dict,
+    results: Sequence[UttResult],
+    columns: Sequence[str],
+    terms: set[str],
+    worst: int,
+    loggers: Sequence = (),
+) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = out_dir / "plots"
+    plots.mkdir(exist_ok=True)
+    table = format_table(metrics)
+    print(table)
+    (out_dir / "table.txt").write_text(table + "\n")
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_words_csv(out_dir / "words.csv", results, columns, terms)
+    images = {
+        "error_distribution": plot_error_distribution(
+            results, columns, plots / "error_distribution.png"
+        ),
+        "error_by_position": plot_error_by_position(
+            results, columns, plots / "error_by_position.png"
+        ),
+    }
+    # worst utterances: by their mean AAS over the columns
+    order = np.argsort([-np.mean([r.errors(c).mean() for c in columns]) for r in results])
+    for rank, i in enumerate(order[:worst]):
+        r = results[i]
+        images[f"worst_{rank + 1}"] = plot_timeline(
+            r, columns, load_audio(r.audio_path), plots / f"worst_{rank + 1}.png"
+        )
+    log_to_wandb(loggers, metrics, images, results, columns)
+
+
+def flatten(prefix: str, value) -> dict[str, float]:
+    if isinstance(value, dict):
+        return {
+            k: v for key, sub in value.items() for k, v in flatten(f"{prefix}/{key}", sub).items()
+        }
+    return {prefix: value} if isinstance(value, int | float) else {}
+
+
+def log_to_wandb(loggers: Sequence, metrics: dict, images: dict, results, columns) -> None:
+    from lightning.pytorch.loggers import WandbLogger
+
+    for logger in loggers:
+        if not isinstance(logger, WandbLogger):
+            continue
+        import wandb
+
+        run = logger.experiment
+        scalars = flatten("eval", metrics["columns"]) | flatten("eval/vs_base", metrics["vs_base"])
+        run.log(scalars | {f"eval/plots/{k}": wandb.Image(str(p)) for k, p in images.items()})
+        for column in columns:
+            rows = worst_words(results, column)
+            table = wandb.Table(columns=list(rows[0]) if rows else ["key"])
+            for row in rows:
+                table.add_data(*row.values())
+            run.log({f"eval/worst_words/{column}": table})
+        run.summary.update(scalars)
+
+
+def evaluate(cfg) -> TaskResult:
+    """The evaluate.py task: check the config, run every model, write the report."""
+    from omegaconf import OmegaConf
+
+    from ..tasks import instantiate_group
+
+    out_dir = Path(cfg.out_dir)
+    if (out_dir / "metrics.json").exists() and not cfg.force:
+        raise FileExistsError(f"{out_dir} already holds a report; pass force=true to replace it")
+    terms = list(cfg.terms or [])
+    if cfg.terms_file:
+        terms += [t.strip() for t in Path(cfg.terms_file).read_text().splitlines() if t.strip()]
+    models = {k: v for k, v in (cfg.models or {}).items() if v}
+    settings = AlignerSettings.from_config(cfg.aligner)
+    loggers = instantiate_group(cfg.get("logger"))
+    for logger in loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    metrics = run_evaluation(
+        cfg.manifest,
+        models,
+        cfg.base,
+        out_dir,
+        settings=settings,
+        terms=terms,
+        worst=cfg.worst,
+        bootstrap=cfg.bootstrap,
+        seed=cfg.seed,
+        loggers=loggers,
+        naive=cfg.get("naive", True),
+    )
+    return TaskResult(
+        {"utterances": float(metrics["utterances"])},
+        {"report": out_dir, "table": out_dir / "table.txt"},
+    )

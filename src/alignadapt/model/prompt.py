@@ -1,0 +1,134 @@
+"""The one prompt: text to units, units and audio to model inputs, model outputs to slot logits.
+
+Training, validation, evaluation, pseudo-labelling and alignment all go through here, so the
+prompt the model was trained on is the prompt it is asked with, and a fix to how inputs reach
+the model (dtype, device, language names) is made once.
+
+- `language_name`: ISO codes and names, any case, to the name the processor's splitters know.
+- `split_units`: the aligner's units for a transcript (the processor's own splitter).
+- `build_inputs`: the chat-template prompt for a batch of (audio, units), cast to the model's
+  dtype and device.
+- `slot_logits`: the head applied at the `<timestamp>` slots only (one row per slot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from transformers import Qwen3ASRProcessor
+from transformers.models.qwen3_asr.processing_qwen3_asr import (
+    FORCED_ALIGNER_LANGUAGES,
+    LANGUAGE_CODE_TO_NAME,
+)
+
+SAMPLE_RATE = 16_000  # Hz: the feature extractor's rate; every audio reaches the model at it
+MODEL_INPUTS = ("input_ids", "attention_mask", "input_features", "input_features_mask")
+FLOAT_INPUTS = ("input_features",)  # cast to the model's dtype; ids and masks stay integer
+
+_NAMES = {name.lower(): name for name in LANGUAGE_CODE_TO_NAME.values()}
+_NAMES.update({name.lower(): name for name in FORCED_ALIGNER_LANGUAGES})
+
+
+def language_name(language: str | None) -> str | None:
+    """The processor's name for a language given as an ISO code or a name, in any case.
+
+    `ja`, `JA` and `japanese` all give `Japanese`; an unknown value comes back as it is (the
+    validator reports it), and None or "" give None (no language: the default splitter).
+    """
+    if not language:
+        return None
+    key = language.strip().lower()
+    if key in LANGUAGE_CODE_TO_NAME:
+        return LANGUAGE_CODE_TO_NAME[key]
+    return _NAMES.get(key, language)
+
+
+def is_supported_language(language: str | None) -> bool:
+    name = language_name(language)
+    return name is None or name in FORCED_ALIGNER_LANGUAGES
+
+
+def split_units(processor: Qwen3ASRProcessor, text: str, language: str | None) -> list[str]:
+    """The aligner's units for a transcript: the processor's splitter, with the language's name."""
+    return processor.split_words_for_alignment(text, language_name(language))
+
+
+def build_inputs(
+    processor: Qwen3ASRProcessor,
+    audios: Sequence[np.ndarray],
+    unit_lists: Sequence[Sequence[str]],
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> dict[str, torch.Tensor]:
+    """Model inputs for a batch from already-split units (the prompt the aligner expects).
+
+    The conversation is the one `processor.prepare_forced_aligner_inputs` builds, rendered
+    with the checkpoint's chat template, but the units come from the one split made when the
+    line was read, so labels and prompt never disagree. Float inputs are cast to `dtype` (the
+    model's: a bf16 model gets bf16 features) and everything moves to `device`.
+    """
+    conversations = [
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "audio", "audio": audio},
+                    *({"type": "text", "text": u} for u in units),
+                ],
+            }
+        ]
+        for audio, units in zip(audios, unit_lists, strict=True)
+    ]
+    rendered = processor.apply_chat_template(
+        conversations,
+        tokenize=True,
+        return_dict=True,
+        processor_kwargs={"sampling_rate": SAMPLE_RATE},
+    )
+    return to_model(rendered, dtype, device)
+
+
+def to_model(
+    batch, dtype: torch.dtype | None = None, device: torch.device | str | None = None
+) -> dict[str, torch.Tensor]:
+    """The model's inputs of a batch, float features in `dtype`, all on `device`."""
+    out = {}
+    for key in MODEL_INPUTS:
+        value = batch[key]
+        if dtype is not None and key in FLOAT_INPUTS:
+            value = value.to(dtype)
+        out[key] = value.to(device) if device is not None else value
+    return out
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The Qwen3ASRForTokenClassification inside any peft wrapping."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def model_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The dtype inputs must have: the audio tower's first weights (what the features meet)."""
+    return next(unwrap(model).model.audio_tower.parameters()).dtype
+
+
+def slot_logits(
+    model: torch.nn.Module,
+    inputs: dict[str, torch.Tensor],
+    timestamp_token_id: int,
+    dropout: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits at the `<timestamp>` slots only, (slots in the batch, num_labels), and the mask.
+
+    The head is applied where it is needed, not at every position: at the real model's 5000
+    classes, full-sequence logits would dominate activation memory. `dropout` applies the
+    head's dropout first, as transformers' forward does in training.
+    """
+    core = unwrap(model)
+    hidden = core.model(**{k: inputs[k] for k in MODEL_INPUTS}).last_hidden_state
+    mask = inputs["input_ids"] == timestamp_token_id
+    slots = hidden[mask]
+    if dropout:
+        slots = core.dropout(slots)
+    return core.score(slots), mask

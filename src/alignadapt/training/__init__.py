@@ -1,0 +1,1 @@
+"""Training: the LightningModule (loss, validation, adapter-only checkpoints) and the train task."""

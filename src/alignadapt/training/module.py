@@ -1,0 +1,311 @@
+"""The LightningModule: the LoRA-adapted aligner, its loss, validation decoding and metrics.
+
+Checkpoints hold only what trains (LoRA weights, a trained head, or everything for full
+training) plus optimizer and scheduler state; the frozen backbone is reloaded from
+`pretrained` on resume. Metrics use slash names: `train/loss`, `val/aas_ms`, ...
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..evaluation.metrics import slot_errors_ms, summarize
+from ..model.decoding import DECODINGS, decode
+from ..model.loading import load_aligner
+from ..model.lora import (
+    LoraSpec,
+    adapter_metadata,
+    apply_lora,
+    base_fingerprint,
+    count_parameters,
+    save_adapter,
+)
+from ..model.prompt import model_dtype, slot_logits, to_model, unwrap
+from ..model.reference import read_reference
+from ..model.timing import IGNORE_INDEX
+
+log = logging.getLogger(__name__)
+
+
+class AlignerModule(L.LightningModule):
+    def __init__(
+        self,
+        pretrained: str,
+        lora: LoraSpec | dict,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        revision: str | None = None,
+        dtype: str = "float32",
+        head_dropout: float | None = None,  # None keeps the model's own (0.1 in the released head)
+        gradient_checkpointing: bool = False,
+        loss: str = "hard",  # "hard" cross-entropy or "soft": the target spread over nearby classes
+        soft_sigma: float = 1.0,  # classes (x 80 ms): width of the soft target
+        compile: bool = False,  # torch.compile the decoder (GPU; variable shapes recompile on CPU)
+        decoding: str = "argmax",  # argmax | subclass: how validation turns logits into times
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.lora = lora if isinstance(lora, LoraSpec) else LoraSpec(**lora)
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        ref = read_reference(pretrained)
+        if ref.kind != "model":
+            raise ValueError(
+                f"model.pretrained={pretrained} is {ref.kind.replace('adapter', 'an adapter')} "
+                "directory or file, not a base model: train on its base "
+                f"(model.pretrained={ref.base}); resume a run with ckpt_path=..."
+            )
+        self.pretrained, self.revision = ref.source, revision
+        base, self.processor = load_aligner(self.pretrained, revision, dtype)
+        if head_dropout is not None:
+            base.dropout.p = head_dropout
+        if gradient_checkpointing:
+            base.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
+        self.base_config = base.config
+        base.requires_grad_(False)
+        self.net = apply_lora(base, self.lora)
+        # from_pretrained returns the model in eval mode and Lightning keeps each module's mode,
+        # so without this, dropout (LoRA's, the head's) would be off during training.
+        self.net.train()
+        self.timestamp_token_id = base.config.timestamp_token_id
+        self.class_ms = float(self.processor.timestamp_segment_time)
+        self.trainable, self.total = count_parameters(self.net)
+        if loss not in ("hard", "soft"):
+            raise ValueError(f"model.loss must be 'hard' or 'soft', not {loss!r}")
+        self.loss_kind, self.soft_sigma = loss, soft_sigma
+        if decoding not in DECODINGS:
+            raise ValueError(f"model.decoding must be one of {DECODINGS}, not {decoding!r}")
+        self.decoding = decoding
+        if compile:
+            self.aligner.model.language_model.compile(dynamic=True)
+        self._step_started: float | None = None
+        # Frozen weights are absent from our checkpoints, so loading one is not strict.
+        self.strict_loading = False
+        self._val_errors: list[np.ndarray] = []
+        self._val_repaired = 0
+
+    # ---- forward and loss -------------------------------------------------------------
+    @property
+    def aligner(self):
+        """The Qwen3ASRForTokenClassification inside any peft wrapping."""
+        return unwrap(self.net)
+
+    def slot_logits(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits at the `<timestamp>` slots only, (slots in batch, num_labels), and the mask;
+        the head's dropout applies in training (the module's mode), as in transformers."""
+        inputs = to_model(batch, model_dtype(self.net))
+        return slot_logits(self.net, inputs, self.timestamp_token_id, dropout=True)
+
+    def summed_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The loss summed over slots: hard cross-entropy, or soft (a Gaussian over nearby classes).
+
+        Timestamps are ordinal: with `soft`, predicting the neighbouring 80 ms class costs little
+        and a class 50 steps away costs a lot, instead of both costing the same.
+        """
+        logits = logits.float()
+        if self.loss_kind == "hard":
+            return F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX, reduction="sum")
+        keep = targets != IGNORE_INDEX
+        classes = torch.arange(logits.shape[-1], device=logits.device, dtype=logits.dtype)
+        distance = (classes[None, :] - targets[keep, None].to(logits.dtype)) / self.soft_sigma
+        soft = torch.exp(-0.5 * distance**2)
+        soft = soft / soft.sum(dim=-1, keepdim=True)
+        return -(soft * F.log_softmax(logits[keep], dim=-1)).sum()
+
+    def loss_from(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Summed loss divided by the batch's slot count (not a mean of per-utterance means)."""
+        return self.summed_loss(logits, targets) / max(int((targets != IGNORE_INDEX).sum()), 1)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        logits, mask = self.slot_logits(batch)
+        targets = batch["labels"][mask]
+        # Normalise by the slots of the whole global batch, not this rank's: DDP averages
+        # gradients over ranks, so x world_size / global slots gives exactly the gradient of one
+        # process that sees the global batch.
+        slots = (targets != IGNORE_INDEX).sum().to(torch.float32)
+        world = self.trainer.world_size
+        if world > 1:
+            slots = self.trainer.strategy.reduce(slots.detach(), reduce_op="sum")
+        loss = self.summed_loss(logits, targets) * world / slots.clamp(min=1)
+        self.log(
+            "train/loss", loss, prog_bar=True, batch_size=len(batch["keys"]), sync_dist=world > 1
+        )
+        self._audio_seconds = batch["audio_seconds"]
+        return loss
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._step_started = time.perf_counter()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Throughput in audio seconds per wall-clock second, over all ranks."""
+        if self._step_started is None:
+            return
+        elapsed = time.perf_counter() - self._step_started
+        rate = self._audio_seconds * self.trainer.world_size / max(elapsed, 1e-9)
+        self.log("train/audio_s_per_s", rate, batch_size=1)
+
+    # ---- validation ------------------------------------------------------------------
+    def decode_batch(self, logits: torch.Tensor, mask: torch.Tensor):
+        counts = mask.sum(dim=1).tolist()
+        return [
+            decode(chunk, self.class_ms, self.decoding) for chunk in torch.split(logits, counts)
+        ]
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "val", batch_idx)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "test", batch_idx)
+
+    def _evaluate(self, batch: dict[str, Any], stage: str, batch_idx: int = 0) -> None:
+        logits, mask = self.slot_logits(batch)
+        loss = self.loss_from(logits, batch["labels"][mask])
+        self.log(
+            f"{stage}/loss", loss, prog_bar=True, batch_size=len(batch["keys"]), sync_dist=True
+        )
+        decoded_rows = self.decode_batch(logits, mask)
+        for decoded, ref in zip(decoded_rows, batch["ref_times"], strict=True):
+            self._val_errors.append(slot_errors_ms(decoded.times, ref.numpy()))
+            self._val_repaired += decoded.repaired
+        if stage == "val" and batch_idx == 0 and "units" in batch:  # the utterance pictured in W&B
+            self._example = (
+                batch["keys"][0],
+                batch["units"][0],
+                batch["ref_times"][0].numpy(),
+                decoded_rows[0].times,
+            )
+
+    def on_validation_epoch_end(self) -> None:
+        errors = np.concatenate(self._val_errors) if self._val_errors else np.zeros(0)
+        errors = self._gather_errors(errors)
+        stats = summarize(errors, prefix="val/")
+        stats.pop("val/p90_ms", None)
+        if stats:
+            self.log("val/aas_ms", stats.pop("val/aas_ms"), prog_bar=True)
+            self.log_dict(stats)
+            self.log("val/repaired_share", self._val_repaired / max(len(errors), 1))
+        self._log_example_picture()
+        self._val_errors, self._val_repaired = [], 0
+
+    def _log_example_picture(self) -> None:
+        """Every validation: one utterance's reference and predicted spans, as a W&B image."""
+        from lightning.pytorch.loggers import WandbLogger
+
+        example, self._example = getattr(self, "_example", None), None
+        wandb_loggers = [lg for lg in self.loggers if isinstance(lg, WandbLogger)]
+        if example is None or not wandb_loggers or not self.trainer.is_global_zero:
+            return
+        import matplotlib.pyplot as plt
+        import wandb
+
+        from ..evaluation.report import timeline_figure
+
+        key, units, ref, pred = example
+        rows = [("reference", ref), ("predicted", pred)]
+        fig = timeline_figure(units, rows, title=f"{key} at step {self.global_step}")
+        for logger in wandb_loggers:
+            logger.experiment.log(
+                {"val/alignment": wandb.Image(fig), "trainer/global_step": self.global_step}
+            )
+        plt.close(fig)
+
+    def _gather_errors(self, errors: np.ndarray) -> np.ndarray:
+        """All ranks' slot errors, so every rank logs (and checkpoints by) the same metric."""
+        if self.trainer.world_size == 1:
+            return errors
+        gathered = [None] * self.trainer.world_size
+        torch.distributed.all_gather_object(gathered, errors)
+        return np.concatenate(gathered)
+
+    def on_test_epoch_start(self) -> None:
+        self._val_errors, self._val_repaired = [], 0
+
+    def on_test_epoch_end(self) -> None:
+        errors = self._gather_errors(
+            np.concatenate(self._val_errors) if self._val_errors else np.zeros(0)
+        )
+        self.log_dict(summarize(errors, prefix="test/"))
+        self._val_errors = []
+
+    # ---- optimisation ----------------------------------------------------------------
+    def configure_optimizers(self):
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(params=params)
+        if self.scheduler_factory is None:
+            return optimizer
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = self.scheduler_factory(optimizer=optimizer, num_training_steps=total)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    def on_fit_start(self) -> None:
+        share = 100.0 * self.trainable / self.total
+        t = self.trainer
+        batch_size = getattr(t.datamodule, "batch_size", None) if t.datamodule is not None else None
+        budget = getattr(t.datamodule, "max_seconds", None) if t.datamodule is not None else None
+        devices = t.num_devices * t.num_nodes
+        per_device, unit = (
+            (budget, "padded audio seconds") if budget else (batch_size, "utterances")
+        )
+        message = (
+            f"trainable parameters: {self.trainable:,} of {self.total:,} ({share:.3f}%), "
+            f"LoRA preset {self.lora.name}\n"
+            f"global batch: {per_device} {unit} per device x {t.num_devices} devices x {t.num_nodes} nodes "
+            f"x {t.accumulate_grad_batches} accumulation = "
+            f"{(per_device or 0) * devices * t.accumulate_grad_batches:g} {unit} per optimizer step"
+        )
+        log.info(message)
+        if t.is_global_zero:
+            print(message)
+        for logger in self.loggers:
+            logger.log_hyperparams(
+                {
+                    "params/trainable": self.trainable,
+                    "params/total": self.total,
+                    "global_batch": (batch_size or 0) * devices * t.accumulate_grad_batches,
+                }
+            )
+
+    # ---- checkpoints: only what trains -----------------------------------------------
+    def trainable_state_keys(self) -> set[str]:
+        return {f"net.{n}" for n, p in self.net.named_parameters() if p.requires_grad}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        keep = self.trainable_state_keys()
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
+        checkpoint["alignadapt"] = self.metadata()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        meta = checkpoint.get("alignadapt")
+        if meta and meta["fingerprint"] != base_fingerprint(self.base_config):
+            raise ValueError(
+                f"this checkpoint was trained on {meta['base_model']!r}, whose shape differs from "
+                f"{self.pretrained!r}; resume with model.pretrained={meta['base_model']}"
+            )
+        missing = self.trainable_state_keys() - set(checkpoint["state_dict"])
+        if missing:
+            raise ValueError(
+                f"checkpoint lacks {len(missing)} trained weights (e.g. {sorted(missing)[0]}); "
+                "it was made with a different LoRA preset"
+            )
+
+    def metadata(self) -> dict:
+        return adapter_metadata(
+            self.pretrained, self.revision, self.base_config, self.class_ms, self.lora
+        )
+
+    def save_adapter(self, out_dir: str | Path) -> Path:
+        """peft `save_pretrained` (or the whole model for full training) plus alignadapt metadata."""
+        return save_adapter(self.net, self.processor, out_dir, self.metadata())

@@ -1,0 +1,74 @@
+"""The train task behind train.py: build everything from the config, fit, test, save the adapter."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from ..tasks import TaskResult, instantiate_group
+from .module import AlignerModule
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> TaskResult:
+    """Fit, test the best checkpoint, save the adapter; returns the metrics and the run's paths."""
+    L.seed_everything(cfg.seed, workers=True)
+    out_dir = Path(cfg.paths.output_dir)
+
+    module: AlignerModule = instantiate(cfg.model, _convert_="all")
+    datamodule = instantiate(cfg.data)
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for logger in loggers:  # the resolved config and the code version, with every run
+        logger.log_hyperparams(
+            {**OmegaConf.to_container(cfg, resolve=True), "git_commit": git_commit()}
+        )
+
+    if cfg.train:
+        trainer.fit(
+            module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
+        )
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+    if cfg.get("test") and cfg.data.get("test_manifest"):
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+
+    outputs = {"run": out_dir}
+    if trainer.is_global_zero and not cfg.trainer.get("fast_dev_run"):
+        # The weights in memory are those of the best checkpoint when a test ran, else the last step.
+        outputs["adapter"] = module.save_adapter(out_dir / "adapter")
+        if cfg.get("log_adapter"):
+            log_adapter_artifact(loggers, outputs["adapter"])
+    return TaskResult(metrics, outputs)
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def log_adapter_artifact(loggers: list, adapter_dir: Path) -> None:
+    """The adapter as a W&B artifact, through the run (WandbLogger refuses log_model offline)."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            import wandb
+
+            artifact = wandb.Artifact(f"adapter-{logger.experiment.id}", type="model")
+            artifact.add_dir(str(adapter_dir))
+            logger.experiment.log_artifact(artifact)
