@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,32 @@ def register_resolvers() -> None:
 
 
 register_resolvers()
+
+
+class _DropTips(logging.Filter):
+    """Lightning advertises its cloud logger ("💡 Tip: ... litlogger") on every run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+def quiet_third_party() -> None:
+    """Silence the third-party lines a user cannot act on, each by its exact source and text:
+    Lightning's litlogger advertisement (a filter on the one logger that emits it) and
+    Lightning's use of torch's deprecated `LeafSpec` (a FutureWarning from Lightning's
+    `_pytree` module only). Everything else from those libraries still shows."""
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropTips) for f in rank_zero.filters):
+        rank_zero.addFilter(_DropTips())
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+        category=FutureWarning,
+        module=r"lightning\.pytorch\.utilities\._pytree",
+    )
+
+
+quiet_third_party()
 
 
 def instantiate_group(group: DictConfig | None) -> list[Any]:

@@ -29,7 +29,7 @@ from ..model.timing import slot_labels
 from .audio import load_audio
 from .augment import AugmentSpec, augment
 from .manifest import ManifestError, index_manifest, read_at
-from .sampling import BatchPlan, plan_segments
+from .sampling import BatchPlan, ResumableLoader, plan_segments
 from .validation import Issue, inspect_manifest
 
 log = logging.getLogger(__name__)
@@ -333,7 +333,9 @@ class AlignDataModule(L.LightningDataModule):
                 processor.timestamp_segment_time,
                 config.num_labels,
             )
-        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(
+        # fit checks the test manifest too: a bad test line must stop the run before the first
+        # step, not after hours of training
+        wanted = {"fit": ("train", "val", "test"), "validate": ("val",), "test": ("test",)}.get(
             stage or "", ("train", "val", "test")
         )
         for split in wanted:
@@ -386,10 +388,17 @@ class AlignDataModule(L.LightningDataModule):
             num_buckets=self.num_buckets,
         )
 
+    def _batches_done(self) -> int:
+        """Training batches processed in this epoch (what a mid-epoch checkpoint records)."""
+        trainer = self.trainer
+        return trainer.fit_loop.epoch_loop.batch_progress.current.processed if trainer else 0
+
     def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
         # The plan yields whole batches, so `batch_size=None`: a worker decodes and collates
         # a batch at once, and the processor runs once per batch, not per utterance.
-        return DataLoader(
+        # Training resumes mid-epoch where it stopped (ResumableLoader), evaluation restarts.
+        extra = {"batches_done": self._batches_done} if split == "train" else {}
+        return (ResumableLoader if split == "train" else DataLoader)(
             self.datasets.get(split),
             sampler=self.batch_plan(split, shuffle, batch_size),
             batch_size=None,
@@ -397,6 +406,7 @@ class AlignDataModule(L.LightningDataModule):
             collate_fn=self.collator,
             persistent_workers=self.num_workers > 0,
             worker_init_fn=_worker_init if self.num_workers > 0 else None,
+            **extra,
         )
 
     def train_dataloader(self) -> DataLoader:

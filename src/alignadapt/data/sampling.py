@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 
@@ -92,6 +93,8 @@ class BatchPlan(DistributedSampler):
         if max_seconds is not None:
             self.buckets = self._make_buckets(num_buckets)
         self._len = self._global_count() // num_replicas
+        self._epoch_seed: int | None = None  # the shuffle seed of the epoch being iterated
+        self._resume: tuple[int, int, int | None] | None = None  # (epoch, batches done, seed)
 
     def _make_buckets(self, num_buckets: int) -> list[tuple[np.ndarray, int]]:
         n = len(self.durations)
@@ -119,12 +122,15 @@ class BatchPlan(DistributedSampler):
         return total + (-total) % self.num_replicas
 
     def _generator(self) -> torch.Generator:
-        if self.user_seed is not None:
+        if self._resume is not None and self._resume[0] == self.epoch and self._resume[2] is not None:
+            seed = self._resume[2]  # the resumed epoch keeps the order it was interrupted in
+        elif self.user_seed is not None:
             seed = self.user_seed + self.epoch
         elif self.num_replicas == 1:  # as torch's RandomSampler: from the global RNG, which
             seed = int(torch.empty((), dtype=torch.int64).random_().item())  # seed_everything sets
         else:  # every rank must agree: the seed Lightning's seed_everything exported
             seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) + self.epoch
+        self._epoch_seed = seed
         return torch.Generator().manual_seed(seed)
 
     def global_batches(self) -> list[list[int]]:
@@ -162,11 +168,46 @@ class BatchPlan(DistributedSampler):
 
     def __iter__(self) -> Iterator[tuple[int, list[int]]]:
         epoch = self.epoch
-        for batch in self.global_batches()[self.rank :: self.num_replicas]:
+        self._epoch_seed = None
+        mine = self.global_batches()[self.rank :: self.num_replicas]
+        skip = 0
+        if self._resume is not None and self._resume[0] == epoch:
+            skip = self._resume[1]  # batches this rank had already trained on before the stop
+        self._resume = None
+        for batch in mine[skip:]:
             yield epoch, batch
+
+    def state_dict(self, batches_done: int) -> dict:
+        """Where the plan stands: epoch, batches of it already trained on, its shuffle seed."""
+        return {"epoch": self.epoch, "batches_done": batches_done, "seed": self._epoch_seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        """The next iteration over `state["epoch"]` yields only the batches not done yet, in the
+        order the interrupted run had (the same seed)."""
+        self._resume = (int(state["epoch"]), int(state["batches_done"]), state.get("seed"))
 
     def __len__(self) -> int:
         return self._len
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader over a BatchPlan that Lightning can checkpoint mid-epoch.
+
+    Lightning saves `state_dict()` of a loader that has one and calls `load_state_dict` on
+    resume (and stops warning that the dataloader is not resumable). The position is the
+    number of batches the training loop has processed this epoch, asked from `batches_done`
+    at save time: what the workers prefetched but the loop never trained on is not counted.
+    """
+
+    def __init__(self, *args, batches_done=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.batches_done = batches_done or (lambda: 0)
+
+    def state_dict(self) -> dict:
+        return self.sampler.state_dict(int(self.batches_done()))
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.load_state_dict(state)
 
 
 def padding_share(batches: Sequence[Sequence[int]], durations: np.ndarray) -> float:

@@ -175,7 +175,11 @@ def write_split(
     bar.close()
     write_jsonl(manifest, records, force=True)
     if skipped:
-        print(f"{name}: {skipped} sentences skipped (espeak-ng gave no WORD event for a word)")
+        print(
+            f"{name}: {count} utterances written; {skipped} drawn sentences were replaced by "
+            "others because espeak-ng gave one of their words no time of its own (harmless: "
+            "no utterance has a guessed time)"
+        )
     return manifest
 
 

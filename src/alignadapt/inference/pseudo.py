@@ -21,7 +21,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
-from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, Dataset
 
 from ..data.audio import SAMPLE_RATE, load_audio
@@ -143,11 +143,15 @@ class PseudoLabeller(L.LightningModule):
         return sorted(out, key=lambda x: x["line"])
 
 
-class ShardWriter(BasePredictionWriter):
-    """Each rank appends its results to its own shard, flushed after every batch."""
+class ShardWriter(Callback):
+    """Each rank appends its results to its own shard, flushed after every batch.
+
+    A plain callback rather than Lightning's BasePredictionWriter: the results carry their
+    input line, so the batch indices that writer asks Lightning for (and warns it cannot
+    infer from a batch-less loader) are not needed."""
 
     def __init__(self, parts_dir: Path):
-        super().__init__(write_interval="batch")
+        super().__init__()
         self.parts_dir = parts_dir
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -155,9 +159,9 @@ class ShardWriter(BasePredictionWriter):
         self.parts_dir.mkdir(parents=True, exist_ok=True)
         cut_partial_line(self.path)
 
-    def write_on_batch_end(
-        self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0
-    ):
+    def on_predict_batch_end(
+        self, trainer, pl_module, prediction, batch, batch_idx, dataloader_idx=0
+    ) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
             for entry in prediction:
                 f.write(json.dumps(entry, ensure_ascii=False) + "\n")

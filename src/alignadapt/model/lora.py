@@ -6,9 +6,11 @@ it was trained on and the shapes it depends on, checked before it is loaded onto
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,18 @@ TOWERS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "projector": (r"model\.multi_modal_projector\.", ("linear_1", "linear_2")),
 }
+
+
+@contextlib.contextmanager
+def peft_quietly():
+    """Wrapping a model with peft, without transformers' FutureWarning that peft triggers by
+    reading `model.is_gradient_checkpointing` (deprecated in transformers 5): that one
+    message only, in this block only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        yield
 
 
 @dataclass
@@ -111,7 +125,8 @@ def apply_lora(model: torch.nn.Module, spec: LoraSpec) -> torch.nn.Module:
         target_modules=pattern,
         modules_to_save=["score"] if spec.train_head else None,
     )
-    peft_model = get_peft_model(model, config)
+    with peft_quietly():
+        peft_model = get_peft_model(model, config)
     log.info("LoRA preset %s: %d modules adapted", spec.name, len(names))
     return peft_model
 

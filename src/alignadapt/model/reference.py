@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from .loading import load_aligner, load_processor_and_config, resolve_source
-from .lora import ADAPTER_META, LoraSpec, apply_lora, base_fingerprint
+from .lora import ADAPTER_META, LoraSpec, apply_lora, base_fingerprint, peft_quietly
 
 KINDS = ("model", "adapter", "checkpoint")
 
@@ -115,7 +115,8 @@ def load_model(
     if ref.kind == "adapter":
         from peft import PeftModel
 
-        return PeftModel.from_pretrained(model, ref.source), processor, ref
+        with peft_quietly():
+            return PeftModel.from_pretrained(model, ref.source), processor, ref
     net = apply_lora(model, ref.lora or LoraSpec())
     ckpt = torch.load(ref.source, map_location="cpu", weights_only=True)
     state = {k.removeprefix("net."): v for k, v in ckpt["state_dict"].items()}

@@ -266,8 +266,7 @@ class AlignerModule(L.LightningModule):
             f"x {t.accumulate_grad_batches} accumulation = "
             f"{(per_device or 0) * devices * t.accumulate_grad_batches:g} {unit} per optimizer step"
         )
-        log.info(message)
-        if t.is_global_zero:
+        if t.is_global_zero:  # printed once (a log line too would show it twice on the console)
             print(message)
         for logger in self.loggers:
             logger.log_hyperparams(

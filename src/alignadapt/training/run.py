@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from ..tasks import TaskResult, instantiate_group
+from .callbacks import InterruptCheckpoint, ScheduleCheck, progress_bar
 from .module import AlignerModule
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ def train(cfg: DictConfig) -> TaskResult:
     datamodule = instantiate(cfg.data)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
+    callbacks = run_callbacks(cfg, callbacks, loggers, out_dir)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in loggers:  # the resolved config and the code version, with every run
         logger.log_hyperparams(
@@ -49,6 +51,24 @@ def train(cfg: DictConfig) -> TaskResult:
         if cfg.get("log_adapter"):
             log_adapter_artifact(loggers, outputs["adapter"])
     return TaskResult(metrics, outputs)
+
+
+def run_callbacks(cfg: DictConfig, callbacks: list, loggers: list, out_dir: Path) -> list:
+    """The configured callbacks plus what every run gets: the schedule check, a checkpoint on
+    Ctrl-C, a step-counting progress bar. Without a logger the learning-rate monitor has
+    nowhere to write (Lightning refuses it), so it is left out."""
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
+
+    if not loggers:
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    callbacks = [*callbacks, ScheduleCheck()]
+    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
+    if checkpoint is not None and checkpoint.dirpath and not cfg.trainer.get("fast_dev_run"):
+        callbacks.append(InterruptCheckpoint(checkpoint.dirpath, out_dir))
+    bar_on = cfg.trainer.get("enable_progress_bar", True)
+    if bar_on and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(progress_bar())
+    return callbacks
 
 
 def git_commit() -> str | None:

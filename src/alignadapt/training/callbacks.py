@@ -1,0 +1,166 @@
+"""Callbacks train.py adds by itself: a progress bar that counts steps in step-based runs, and
+Ctrl-C that loses nothing (a checkpoint at the interrupted step and the exact resume command).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback, RichProgressBar, TQDMProgressBar
+
+
+def _step_description(trainer: L.Trainer) -> str | None:
+    """'step 120/500' for a run bounded by max_steps and not by epochs, else None."""
+    if trainer.max_steps is not None and trainer.max_steps > 0 and trainer.max_epochs in (None, -1):
+        return f"step {trainer.global_step}/{trainer.max_steps}"
+    return None
+
+
+class StepRichProgressBar(RichProgressBar):
+    """Lightning's bar says `Epoch 2/-2` when max_epochs=-1; a step-based run shows its steps."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        return _step_description(self.trainer) or super()._get_train_description(current_epoch)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        description = _step_description(trainer)
+        if description and self.progress is not None and self.train_progress_bar_id is not None:
+            self.progress.update(self.train_progress_bar_id, description=description)
+
+
+class StepTQDMProgressBar(TQDMProgressBar):
+    """The same for the tqdm bar (used when rich is not installed)."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        description = _step_description(trainer)
+        if description:
+            self.train_progress_bar.set_description(description)
+
+
+def progress_bar() -> Callback:
+    """The rich bar when rich is importable (Lightning's own choice), else tqdm."""
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return StepTQDMProgressBar()
+    return StepRichProgressBar()
+
+
+def resume_command(run_dir: Path, checkpoint: Path) -> str:
+    """The command that continues this run in the same folder from `checkpoint`: the script and
+    the overrides it was started with, minus any earlier ckpt_path/hydra.run.dir."""
+    overrides: list[str] = []
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = list(HydraConfig.get().overrides.task)
+    except ValueError:  # not under @hydra.main (tests, notebooks): the overrides are unknown
+        pass
+    keep = [o for o in overrides if not o.lstrip("+~").startswith(("ckpt_path=", "hydra.run.dir="))]
+    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0].endswith(".py") else "train.py"
+    words = ["python", script, *keep, f"hydra.run.dir={run_dir}", f"ckpt_path={checkpoint}"]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+class InterruptCheckpoint(Callback):
+    """On Ctrl-C (KeyboardInterrupt): save `last.ckpt` at the interrupted step and print the
+    command that resumes the run in the same folder.
+
+    Lightning catches the interrupt, calls `on_exception`, and exits with status 1. The
+    checkpoint holds the step, the optimizer and scheduler state, and the data loader's
+    position in the epoch, so the resumed run sees exactly the batches it had not seen yet.
+    """
+
+    def __init__(self, dirpath: str | Path, run_dir: str | Path):
+        super().__init__()
+        self.dirpath, self.run_dir = Path(dirpath), Path(run_dir)
+        self.saved: Path | None = None
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception) -> None:
+        if not isinstance(exception, KeyboardInterrupt) or trainer.state.fn != "fit":
+            return
+        path = self.dirpath / "last.ckpt"
+        trainer.save_checkpoint(path)
+        self.saved = path
+        if trainer.is_global_zero:
+            print(
+                f"\ninterrupted at step {trainer.global_step}: saved {path}\n"
+                f"resume with:\n  {resume_command(self.run_dir, path)}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+
+class ScheduleCheck(Callback):
+    """Before the first step: a run that would never validate, or whose warm-up is longer than
+    the run, is adapted with the reason printed (small data met with a big-data recipe).
+
+    - `val_check_interval` (batches) beyond the run's batches: validation moves to the end of
+      the run (or of each epoch when Lightning counts per epoch), so a best checkpoint exists;
+    - `num_warmup_steps` at or beyond the run's optimizer steps: the learning rate would never
+      leave the warm-up (and a cosine decay would end at 0 before it peaked); warm-up becomes a
+      tenth of the run.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notes: list[str] = []
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        datamodule = trainer.datamodule
+        if stage != "fit" or trainer.fast_dev_run or not hasattr(datamodule, "batch_plan"):
+            return
+        per_epoch = len(datamodule.batch_plan("train", True, datamodule.batch_size))
+        if not per_epoch:
+            return
+        accumulate = trainer.accumulate_grad_batches
+        steps = None
+        if trainer.max_epochs not in (None, -1):
+            steps = -(-per_epoch // accumulate) * max(trainer.max_epochs, 1)
+        if trainer.max_steps not in (None, -1):
+            steps = min(steps, trainer.max_steps) if steps is not None else trainer.max_steps
+        if steps is None:
+            return
+        batches = min(steps * accumulate, per_epoch * (trainer.max_epochs or 1))
+        if trainer.max_epochs in (None, -1):
+            batches = steps * accumulate
+        interval = trainer.val_check_interval
+        if isinstance(interval, int) and "val" in getattr(datamodule, "datasets", {"val": 1}):
+            limit = per_epoch if trainer.check_val_every_n_epoch is not None else batches
+            if interval > limit:
+                trainer.val_check_interval = limit
+                where = "each epoch's" if trainer.check_val_every_n_epoch is not None else "the run's"
+                self.note(
+                    f"validation every {interval} batches would never run ({per_epoch} batches an "
+                    f"epoch, {steps} optimizer steps in all): validating at {where} last batch "
+                    f"({limit}) instead; set trainer.val_check_interval to choose"
+                )
+        factory = getattr(pl_module, "scheduler_factory", None)
+        warmup = getattr(factory, "keywords", {}).get("num_warmup_steps")
+        if warmup is not None and warmup >= steps:
+            new = steps // 10
+            factory.keywords["num_warmup_steps"] = new
+            self.note(
+                f"warm-up of {warmup} steps is not shorter than the run ({steps} optimizer steps): "
+                f"warming up over {new} steps instead; set model.scheduler.num_warmup_steps to choose"
+            )
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+        if self.trainer_is_zero:
+            print(f"note: {message}", flush=True)
+
+    @property
+    def trainer_is_zero(self) -> bool:
+        from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+        return getattr(rank_zero_only, "rank", 0) == 0
