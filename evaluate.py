@@ -27,7 +27,7 @@ import hydra
 from omegaconf import DictConfig
 
 from alignadapt.evaluation.run import evaluate
-from alignadapt.tasks import run_task
+from alignadapt.tasks import run_main, run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
@@ -36,4 +36,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "evaluate")

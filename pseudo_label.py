@@ -23,7 +23,7 @@ import hydra
 from omegaconf import DictConfig
 
 from alignadapt.inference.pseudo import pseudo_label
-from alignadapt.tasks import run_task
+from alignadapt.tasks import run_main, run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="pseudo_label")
@@ -32,4 +32,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "pseudo_label")

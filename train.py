@@ -28,7 +28,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from alignadapt.tasks import run_task
+from alignadapt.tasks import run_main, run_task
 from alignadapt.training.run import train
 
 
@@ -40,4 +40,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "train")

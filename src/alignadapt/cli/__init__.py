@@ -32,6 +32,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "alignadapt.cli.split",
         "train/val/test manifests, one recording/speaker per split",
     ),
+    "review": (
+        "alignadapt.cli.review",
+        "least confident alignments out as TextGrids, checked ones back as references",
+    ),
     "demo-data": (
         "alignadapt.cli.demo_data",
         "synthesise the espeak-ng demo corpus (domain + general)",

@@ -5,7 +5,9 @@
     alignadapt prepare ctm AUDIO_DIR words.ctm -o ref.jsonl --model DIR
     alignadapt prepare nemo nemo_manifest.json -o all.jsonl
 
-Files pair by stem (recursively: wav, flac, ogg, mp3 with .txt or .TextGrid). Unpaired files
+Files pair by stem (recursively: the audio formats of alignadapt.data.audio.AUDIO_SUFFIXES,
+wav, flac, ogg, opus, mp3, aiff, with .txt or .TextGrid; .m4a and other formats libsndfile
+cannot decode are listed with how to convert them). Unpaired files
 are listed; lines that cannot be imported are reported with the reason and left out; the
 exit status is 1 when any was. The output is written atomically, never over an input, and
 over an existing file only with --force.
@@ -17,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..data.audio import AUDIO_SUFFIXES
+from ..data.audio import AUDIO_SUFFIXES, CONVERT_HINT, UNREADABLE_SUFFIXES
 from ..data.importers import (
     ImportProblem,
     find_files,
@@ -95,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         audio_dir = Path(args.audio_dir)
         audio = find_files(audio_dir, AUDIO_SUFFIXES)
+        unreadable = find_files(audio_dir, UNREADABLE_SUFFIXES)
+        unpaired.append((f"audio files in a format that cannot be read ({CONVERT_HINT})", unreadable))
         if args.kind == "ctm":
             unmatched: list[str] = []
             records = import_ctm(

@@ -13,8 +13,23 @@ import torchaudio
 
 from ..model.prompt import SAMPLE_RATE  # what the aligner's feature extractor expects
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # what `prepare` pairs (libsndfile reads all)
+# The one list of audio formats: `prepare` pairs these, `validate`, training and `align` read
+# them (libsndfile decodes all of them: Ogg holds Vorbis or Opus).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
+# Common audio files libsndfile cannot decode: named so that they are reported, not ignored.
+UNREADABLE_SUFFIXES = (".m4a", ".aac", ".mp4", ".wma", ".webm", ".amr", ".mka", ".3gp")
 CONVERT_HINT = "re-encode it, e.g. `ffmpeg -i IN -ac 1 -ar 16000 OUT.flac`"
+
+
+def check_audio_suffix(path: str | Path) -> None:
+    """ValueError naming the file for a format alignadapt cannot decode (an .m4a), before any
+    attempt: libsndfile's own message for those says only that the format is unknown."""
+    suffix = Path(path).suffix.lower()
+    if suffix in UNREADABLE_SUFFIXES:
+        raise ValueError(
+            f"{path}: {suffix} audio cannot be read (alignadapt reads "
+            f"{', '.join(AUDIO_SUFFIXES)}); {CONVERT_HINT}"
+        )
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,7 @@ class AudioInfo:
 
 def audio_info(path: str | Path) -> AudioInfo:
     """Header facts without decoding; ValueError naming the file when it cannot be read."""
+    check_audio_suffix(path)
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as err:
@@ -49,6 +65,7 @@ def load_audio(
     `start`/`end` (seconds) read only that stretch of the file: a segment of a long recording
     costs what the segment costs, not the whole file.
     """
+    check_audio_suffix(path)
     try:
         with sf.SoundFile(str(path)) as f:
             rate = f.samplerate

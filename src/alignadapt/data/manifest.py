@@ -40,6 +40,8 @@ class Utterance:
     line: int = 0
     source: str = ""
     channel: int | None = None  # which channel of a multi-channel file (None: their average)
+    labelled_by: str | None = None  # the model whose pseudo-labels these timestamps are
+
 
     @property
     def labelled(self) -> bool:
@@ -101,10 +103,21 @@ def parse_line(raw: str, line: int, manifest: str | Path, check_order: bool = Tr
         line,
         str(manifest),
         channel,
+        pseudo_labeller(record),
     )
     if spans and check_order:
         check_span_order(utt)
     return utt
+
+
+def pseudo_labeller(record: dict) -> str | None:
+    """The model a line's timestamps came from, when a model made them (pseudo_label.py
+    writes it in `alignment.model`); None for references a person made or checked."""
+    alignment = record.get("alignment")
+    if not isinstance(alignment, dict) or alignment.get("reviewed"):
+        return None
+    model = alignment.get("model")
+    return str(model) if model else None
 
 
 def span_problems(spans: list[tuple[float, float]]) -> list[tuple[str, str]]:

@@ -19,6 +19,9 @@ from ..model.decoding import Decoded
 from .metrics import slot_errors_ms, summarize
 
 ZERO_LENGTH_S = 1e-6  # a span shorter than this is zero-length
+# Below this many utterances a bootstrap interval is not evidence of anything: resampling 2 or
+# 5 utterances gives a narrow interval around whatever those few happen to say.
+MIN_BOOTSTRAP_UTTERANCES = 20
 
 
 @dataclass
@@ -89,7 +92,12 @@ def bootstrap_aas_difference(
     resampled = sums[picks].sum(axis=1)  # (n, 3)
     diffs = (resampled[:, 0] - resampled[:, 1]) / resampled[:, 2]
     low, high = np.percentile(diffs, [2.5, 97.5])
-    return {"aas_diff_ms": float(diff), "ci95_ms": [float(low), float(high)], "resamples": n}
+    return {
+        "aas_diff_ms": float(diff),
+        "ci95_ms": [float(low), float(high)],
+        "resamples": n,
+        "too_few_utterances": len(results) < MIN_BOOTSTRAP_UTTERANCES,
+    }
 
 
 ROWS = (
@@ -138,9 +146,19 @@ def format_table(metrics: dict) -> str:
     for column, diff in metrics.get("vs_base", {}).items():
         low, high = diff["ci95_ms"]
         verdict = "a real difference" if high < 0 or low > 0 else "not distinguishable from 0"
+        if metrics["utterances"] < MIN_BOOTSTRAP_UTTERANCES:
+            verdict = (
+                f"too few utterances to tell: an interval over fewer than "
+                f"{MIN_BOOTSTRAP_UTTERANCES} is not evidence; score more"
+            )
         lines.append(
             f"AAS {column} - {diff['base']}: {diff['aas_diff_ms']:+.1f} ms, 95% CI "
             f"[{low:+.1f}, {high:+.1f}] over {metrics['utterances']} utterances ({verdict})"
+        )
+    for name, own in metrics.get("self_labelled", {}).items():
+        lines.append(
+            f"warning: {own['lines']} of {metrics['utterances']} references are {name}'s own "
+            f"pseudo-labels: {name}'s numbers measure agreement with itself, not accuracy"
         )
     for item in metrics.get("mismatched", []):
         lines.append(f"not scored: {item['key']}: {item['problem']}")
@@ -203,17 +221,35 @@ def worst_words(results: Sequence[UttResult], column: str, n: int = 20) -> list[
 
 
 # ---- plots -------------------------------------------------------------------------------
+# Chinese, Japanese and Korean words need a CJK font: matplotlib falls back along this list
+# glyph by glyph (fonts-noto-cjk, a Debian package of `make install`, provides Noto Sans CJK).
+CJK_FONTS = ["Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "Droid Sans Fallback"]
+
+
 def _plt():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import font_manager
 
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    plt.rcParams["font.family"] = ["DejaVu Sans", *(f for f in CJK_FONTS if f in installed)]
     return plt
 
 
+def set_title(metrics: dict) -> str:
+    """'domain_test.jsonl: base = demo-base, adapted = run/adapter': what a plot shows."""
+
+    def short(source: str) -> str:
+        return "/".join(Path(source).parts[-2:]) if "/" in source else source
+
+    models = ", ".join(f"{k} = {short(str(v))}" for k, v in metrics.get("models", {}).items())
+    return f"{Path(metrics.get('manifest', '')).name}: {models}"
+
+
 def plot_error_distribution(
-    results: Sequence[UttResult], columns: Sequence[str], path: Path
+    results: Sequence[UttResult], columns: Sequence[str], path: Path, title: str = ""
 ) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
@@ -233,6 +269,7 @@ def plot_error_distribution(
         )
     ax.set_xlabel("|predicted - reference| per start/end (ms, last bin holds the rest)")
     ax.set_ylabel("slots")
+    ax.set_title(f"error distribution, {title}" if title else "error distribution", fontsize=9)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
@@ -241,7 +278,11 @@ def plot_error_distribution(
 
 
 def plot_error_by_position(
-    results: Sequence[UttResult], columns: Sequence[str], path: Path, bins: int = 10
+    results: Sequence[UttResult],
+    columns: Sequence[str],
+    path: Path,
+    bins: int = 10,
+    title: str = "",
 ) -> Path:
     """Mean error against the word's relative position in its utterance (drift shows here)."""
     plt = _plt()
@@ -257,6 +298,7 @@ def plot_error_by_position(
         ax.plot(centers, sums / np.maximum(counts, 1), marker="o", label=c)
     ax.set_xlabel("position of the word in its utterance (0 = first, 1 = last)")
     ax.set_ylabel("mean error (ms)")
+    ax.set_title(f"error by position, {title}" if title else "error by position", fontsize=9)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
@@ -320,10 +362,13 @@ def plot_timeline(
     waveform: np.ndarray | None,
     path: Path,
     sample_rate: int = 16_000,
+    title: str = "",
 ) -> Path:
-    """Reference and every column's word spans over the waveform, one row each, as a PNG."""
+    """Reference and every column's word spans over the waveform, one row each, as a PNG;
+    the title names the line, the set and the models (`title`)."""
     rows = [("reference", result.reference), *((c, result.predictions[c].spans) for c in columns)]
-    fig = timeline_figure(result.units, rows, result.key, waveform, sample_rate)
+    heading = f"{result.key} ({title})" if title else result.key
+    fig = timeline_figure(result.units, rows, heading, waveform, sample_rate)
     fig.savefig(path)
     _plt().close(fig)
     return path

@@ -32,6 +32,7 @@ from .report import (
     plot_error_by_position,
     plot_error_distribution,
     plot_timeline,
+    set_title,
     worst_words,
     write_words_csv,
 )
@@ -65,6 +66,37 @@ def read_items(manifest: str | Path, processor) -> tuple[list[Item], list[dict]]
         mismatched.append({"key": key, "problem": problem})
         log.warning("%s: not scored: %s", key, problem)
     return items, mismatched
+
+
+def own_label_warnings(
+    items: Sequence[Item], identities: dict[str, str], manifest: str | Path
+) -> dict[str, dict]:
+    """Which models are scored against references they made themselves (pseudo-labels record
+    their model), and a warning for each: such a score measures self-agreement, not accuracy
+    (the base scored on its own pseudo-labels gets an AAS near 0)."""
+    by_model: dict[str, int] = {}
+    for item in items:
+        if item.utt.labelled_by:
+            by_model[item.utt.labelled_by] = by_model.get(item.utt.labelled_by, 0) + 1
+    out = {}
+    for name, identity in identities.items():
+        count = by_model.get(identity, 0)
+        if count:
+            out[name] = {"model": identity, "lines": count}
+            log.warning(
+                "%s: %d of %d reference lines are pseudo-labels made by %s itself (%s): its "
+                "score on them measures agreement with itself, not accuracy. Score it on "
+                "references a person checked (alignadapt review) or another tool made "
+                "(alignadapt prepare textgrid/ctm).",
+                manifest, count, len(items), name, identity,
+            )
+    others = sum(n for model, n in by_model.items() if model not in identities.values())
+    if others:
+        log.warning(
+            "%s: %d of %d reference lines are another model's pseudo-labels: scores measure "
+            "agreement with that model", manifest, others, len(items),
+        )
+    return out
 
 
 def predict_model(
@@ -114,6 +146,8 @@ def run_evaluation(
     items, mismatched = read_items(manifest, processor)
     if not items:
         raise ValueError(f"{manifest}: no line with reference timestamps matching its units")
+    identities = {"base": read_reference(base).source} | {k: r.source for k, r in refs.items()}
+    self_labelled = own_label_warnings(items, identities, manifest)
     term_units = {u.lower() for t in terms for u in split_units(processor, t, None)}
     results = [
         UttResult(
@@ -146,6 +180,7 @@ def run_evaluation(
         "terms": sorted(term_units),
         "columns": {c: column_metrics(results, c, term_units) for c in columns},
         "mismatched": mismatched,
+        "self_labelled": self_labelled,
     }
     base_columns = {d: ("base" if len(decodings) == 1 else f"base/{d}") for d in decodings}
     vs_base = {}
@@ -180,12 +215,13 @@ def write_report(
     (out_dir / "table.txt").write_text(table + "\n")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     write_words_csv(out_dir / "words.csv", results, columns, terms)
+    title = set_title(metrics)
     images = {
         "error_distribution": plot_error_distribution(
-            results, columns, plots / "error_distribution.png"
+            results, columns, plots / "error_distribution.png", title
         ),
         "error_by_position": plot_error_by_position(
-            results, columns, plots / "error_by_position.png"
+            results, columns, plots / "error_by_position.png", title=title
         ),
     }
     # worst utterances: by their mean AAS over the columns
@@ -193,7 +229,7 @@ def write_report(
     for rank, i in enumerate(order[:worst]):
         r = results[i]
         images[f"worst_{rank + 1}"] = plot_timeline(
-            r, columns, load_audio(r.audio_path), plots / f"worst_{rank + 1}.png"
+            r, columns, load_audio(r.audio_path), plots / f"worst_{rank + 1}.png", title=title
         )
     log_to_wandb(loggers, metrics, images, results, columns)
 

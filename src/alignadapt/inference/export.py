@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from peft import PeftModel
 
+from ..model.card import carry_card
 from ..model.lora import save_adapter
 from ..model.reference import load_model
 
@@ -44,7 +45,9 @@ def export_model(
                 f"{source} holds no adapter (a base, merged or fully trained model); "
                 "use --merge to write it as a standalone model directory"
             )
-        return save_adapter(model, processor, out_dir, meta)
+        save_adapter(model, processor, out_dir, meta)
+        carry_card(ref.source, out_dir, [f"adapter exported from `{ref.source}`"])
+        return out_dir
     merged = model.merge_and_unload() if isinstance(model, PeftModel) else model
     merged = merged.to(getattr(torch, dtype))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -52,4 +55,9 @@ def export_model(
     processor.save_pretrained(out_dir)
     provenance = {"source": str(source), "dtype": dtype, "merged_from": meta}
     (out_dir / EXPORT_META).write_text(json.dumps(provenance, indent=2))
+    carry_card(
+        ref.source,
+        out_dir,
+        [f"merged from `{ref.source}` onto `{ref.base}`, saved in {dtype}: a standalone model"],
+    )
     return out_dir

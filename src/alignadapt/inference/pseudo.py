@@ -254,7 +254,10 @@ def pseudo_label(cfg) -> TaskResult:
     work = plan(manifest, parts, settings.batch_size)
     print(f"{manifest}: {len(work.lines)} lines, {work.done} already labelled in {parts}")
     aligner = Aligner.load(cfg.labeller, cfg.base, settings)
-    module = PseudoLabeller(aligner, out.parent, str(cfg.labeller), cfg.min_confidence)
+    from ..model.reference import model_identity
+
+    labeller = model_identity(cfg.labeller, cfg.base)  # recorded in every line it labels
+    module = PseudoLabeller(aligner, out.parent, labeller, cfg.min_confidence)
     trainer = instantiate(cfg.trainer, callbacks=[ShardWriter(parts)])
     if work.todo:
         data = loader(manifest, work.todo, aligner.processor, cfg.num_workers)

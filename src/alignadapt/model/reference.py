@@ -86,6 +86,13 @@ def read_reference(source: str | Path, base: str | None = None) -> ModelReferenc
     return ModelReference(resolved, "model", resolved)
 
 
+def model_identity(source: str | Path, base: str | None = None) -> str:
+    """One name per model however the user wrote it (relative path, `~`, trailing slash):
+    the absolute path of a local model, adapter or checkpoint, else the hub id. Pseudo-labels
+    record it, and evaluation compares it to warn about a model scored on its own labels."""
+    return read_reference(source, base).source
+
+
 def check_fits(ref: ModelReference, config, class_ms: float) -> None:
     """Refuse adapter or checkpoint weights trained on a base of a different shape."""
     meta = ref.metadata

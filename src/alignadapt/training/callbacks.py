@@ -52,20 +52,39 @@ def progress_bar() -> Callback:
     return StepRichProgressBar()
 
 
-def resume_command(run_dir: Path, checkpoint: Path) -> str:
-    """The command that continues this run in the same folder from `checkpoint`: the script and
-    the overrides it was started with, minus any earlier ckpt_path/hydra.run.dir."""
-    overrides: list[str] = []
+def launch_overrides() -> list[str]:
+    """The command-line overrides this run was started with ([] outside @hydra.main)."""
     try:
         from hydra.core.hydra_config import HydraConfig
 
-        overrides = list(HydraConfig.get().overrides.task)
+        return list(HydraConfig.get().overrides.task)
     except ValueError:  # not under @hydra.main (tests, notebooks): the overrides are unknown
-        pass
+        return []
+
+
+def resume_command(run_dir: Path, checkpoint: Path) -> str:
+    """The command that continues this run in the same folder from `checkpoint`: the script and
+    the overrides it was started with, minus any earlier ckpt_path/hydra.run.dir."""
+    overrides = launch_overrides()
     keep = [o for o in overrides if not o.lstrip("+~").startswith(("ckpt_path=", "hydra.run.dir="))]
     script = Path(sys.argv[0]).name if sys.argv and sys.argv[0].endswith(".py") else "train.py"
     words = ["python", script, *keep, f"hydra.run.dir={run_dir}", f"ckpt_path={checkpoint}"]
     return " ".join(shlex.quote(w) for w in words)
+
+
+def rewind_unfinished_batch(trainer: L.Trainer) -> None:
+    """Make the batch progress say the interrupted batch never began.
+
+    Interrupted inside a batch (the usual case: forward or backward), Lightning's counters
+    say that batch was fetched and started but not processed. Saved as they are, a resumed run
+    counts that batch as done in its total (validation and logging steps come one batch early)
+    and credits it with an optimizer step. The batch did not step, so the checkpoint records
+    the state after the last finished batch; the resumed run trains the interrupted one again.
+    """
+    progress = trainer.fit_loop.epoch_loop.batch_progress
+    for counts in (progress.current, progress.total):
+        if counts.processed == counts.completed:  # not inside on_train_batch_end
+            counts.ready = counts.started = counts.completed
 
 
 class InterruptCheckpoint(Callback):
@@ -85,7 +104,15 @@ class InterruptCheckpoint(Callback):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception) -> None:
         if not isinstance(exception, KeyboardInterrupt) or trainer.state.fn != "fit":
             return
+        from lightning.pytorch.callbacks import ModelCheckpoint
+
         path = self.dirpath / "last.ckpt"
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and Path(callback.dirpath) == self.dirpath:
+                # recorded as its own last.ckpt, so the resumed run overwrites it (Lightning
+                # would otherwise write last-v1.ckpt beside a last.ckpt it did not make)
+                callback.last_model_path = str(path)
+        rewind_unfinished_batch(trainer)
         trainer.save_checkpoint(path)
         self.saved = path
         if trainer.is_global_zero:

@@ -11,7 +11,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from ..tasks import TaskResult, instantiate_group
-from .callbacks import InterruptCheckpoint, ScheduleCheck, progress_bar
+from ..model.card import card_command, model_card, write_card
+from .callbacks import InterruptCheckpoint, ScheduleCheck, launch_overrides, progress_bar
 from .module import AlignerModule
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,25 @@ def train(cfg: DictConfig) -> TaskResult:
     if trainer.is_global_zero and not cfg.trainer.get("fast_dev_run"):
         # The weights in memory are those of the best checkpoint when a test ran, else the last step.
         outputs["adapter"] = module.save_adapter(out_dir / "adapter")
+        write_card(outputs["adapter"], run_card(cfg, module, metrics))
         if cfg.get("log_adapter"):
             log_adapter_artifact(loggers, outputs["adapter"])
     return TaskResult(metrics, outputs)
+
+
+def run_card(cfg: DictConfig, module: AlignerModule, metrics: dict[str, float]) -> str:
+    """The adapter's model card: base, preset, manifests, metrics, the command that made it."""
+    data = cfg.data
+    return model_card(
+        f"alignadapt adapter: {cfg.get('task_name', 'train')}",
+        module.pretrained,
+        module.lora.name,
+        (module.trainable, module.total),
+        {s: data.get(f"{s}_manifest") for s in ("train", "val", "test")},
+        metrics,
+        card_command(launch_overrides()),
+        git_commit(),
+    )
 
 
 def run_callbacks(cfg: DictConfig, callbacks: list, loggers: list, out_dir: Path) -> list:

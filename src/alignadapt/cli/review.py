@@ -1,0 +1,70 @@
+"""alignadapt review {export,import}: a person checks the least confident alignments in Praat.
+
+    # the 20 least confident lines of a pseudo-labelled manifest, as TextGrids
+    alignadapt review export med/test_pseudo.jsonl med/review --count 20
+    # ... open each TextGrid in Praat with its audio (paths in med/review/review.jsonl),
+    # move the boundaries that are wrong, save; delete the TextGrids you did not check ...
+    alignadapt review import med/review -o med/test_ref.jsonl --model $BASE
+
+The imported lines are references (`alignment.reviewed`): evaluate.py scores every model on
+them, with no warning about a model scored on its own labels. Lines whose TextGrid was
+deleted are left out; a TextGrid whose words no longer match the transcript is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..inference.review import INDEX, export_for_review, import_reviewed
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="{export,import}")
+    p = kinds.add_parser("export", help="least confident lines first, as Praat TextGrids")
+    p.add_argument("manifest", help="a pseudo-labelled manifest (pseudo_label.py's output)")
+    p.add_argument("out_dir", help="folder for the TextGrids and review.jsonl")
+    p.add_argument("--count", type=int, default=20, help="lines to export (default 20)")
+    p.add_argument("--force", action="store_true", help="redo an export in out_dir")
+    p = kinds.add_parser("import", help="the checked TextGrids back, as reference lines")
+    p.add_argument("review_dir", help="the folder `review export` wrote")
+    p.add_argument("-o", "--output", required=True, help="reference manifest to write")
+    p.add_argument(
+        "--model", required=True, help="model whose splitter defines the units (as for prepare)"
+    )
+    p.add_argument("--tier", default="words", help="the word tier's name")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.kind == "export":
+        entries = export_for_review(args.manifest, args.out_dir, args.count, args.force)
+        low, high = entries[0]["confidence"], entries[-1]["confidence"]
+        print(
+            f"{len(entries)} TextGrids written to {args.out_dir} (confidence {low:.3f} to "
+            f"{high:.3f}, least confident first); audio paths in {args.out_dir}/{INDEX}.\n"
+            "Open each in Praat with its audio, correct the boundaries, save; delete the ones "
+            f"you did not check; then: alignadapt review import {args.out_dir} -o REF.jsonl "
+            "--model MODEL"
+        )
+        return 0
+    from ..model.prompt import split_units
+    from ..model.reference import load_processor
+
+    processor, _ = load_processor(args.model)
+    problems: list = []
+    counts = import_reviewed(
+        args.review_dir,
+        args.output,
+        lambda text, language: split_units(processor, text, language),
+        args.tier,
+        args.force,
+        problems,
+    )
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(
+        f"wrote {counts.written} reference line(s) to {args.output} ({counts.changed} corrected "
+        f"by hand, {counts.missing} not checked and left out, {len(problems)} with a problem)"
+    )
+    return 1 if problems else 0
