@@ -136,8 +136,8 @@ def run_task(body: Callable[[DictConfig], TaskResult | None], cfg: DictConfig) -
         raise hinted from err
     finally:
         close_loggers()
-    for what, path in result.outputs.items():
-        print(f"{what}: {path}")
+    for what, path in result.outputs.items():  # absolute: the run may have been started anywhere
+        print(f"{what}: {Path(path).resolve()}")
     return result
 
 
