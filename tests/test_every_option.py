@@ -3,12 +3,10 @@ one train and one validation batch on CPU (`trainer.fast_dev_run`), as lightning
 runs its experiments. What a laptop cannot have is swapped for its CPU stand-in and said so:
 the real model for the tiny one (same architecture and code path), a GPU for the CPU, the
 demo corpus for the synthetic one. The two documented crashes (`logger=none`; `trainer=ddp_cpu
-logger=csv` at the end of a run) are run to their end, test included.
+logger=csv` at the end of a run, in test_train.py) are run to their end, test included.
 """
 
 from __future__ import annotations
-
-import csv
 
 import pytest
 import torch
@@ -25,7 +23,7 @@ GROUPS = {
 }
 # Each run takes the i-th option of every group (cycling), so every option of every group runs
 # in as many runs as the largest group has options. trainer=ddp_cpu spawns two processes: it
-# runs to the end in its own test below.
+# runs to the end, with logger=csv and a test, in test_train.py.
 RUNNABLE = {g: [o for o in opts if (g, o) != ("trainer", "ddp_cpu")] for g, opts in GROUPS.items()}
 COMBOS = [
     [f"{g}={opts[i % len(opts)]}" for g, opts in RUNNABLE.items()]
@@ -98,13 +96,3 @@ def test_logger_none_runs_to_the_end(make_cfg):
     result = train(make_cfg(["logger=none", *END_TO_END]))
     assert (result.outputs["adapter"] / "adapter_model.safetensors").exists()
     assert "test/aas_ms" in result.metrics
-
-
-def test_ddp_cpu_with_csv_runs_to_the_end(make_cfg):
-    """Two spawned processes, then test in the main one: metrics.csv keeps every column."""
-    result = train(make_cfg(["trainer=ddp_cpu", "logger=csv", *END_TO_END]))
-    run = result.outputs["run"]
-    with open(run / "csv" / "metrics.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert any(r.get("train/loss") for r in rows) and any(r.get("test/aas_ms") for r in rows)
-    assert (run / "adapter" / "adapter_model.safetensors").exists()

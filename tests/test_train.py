@@ -100,9 +100,15 @@ def test_full_training_preset_saves_the_whole_model(make_cfg):
 
 
 def test_two_process_cpu_ddp_completes(make_cfg):
-    metrics, run = train(make_cfg([*steps(2), "trainer=ddp_cpu"]))
+    """trainer=ddp_cpu logger=csv to the end, test included: the main process's test rows join
+    the spawned rank's metrics.csv (Lightning's own CSV writer failed here)."""
+    overrides = [*steps(2), "trainer=ddp_cpu", "logger=csv", "test=true"]
+    metrics, run = train(make_cfg([*overrides, "+trainer.limit_test_batches=1"]))
     assert (run / "checkpoints" / "last.ckpt").exists()
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2
+    rows = metric_rows(run)
+    assert any(r.get("train/loss") for r in rows) and any(r.get("test/aas_ms") for r in rows)
+    assert (run / "adapter" / "adapter_model.safetensors").exists()
 
 
 def test_bf16_mixed_on_cpu_completes(make_cfg):

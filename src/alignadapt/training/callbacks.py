@@ -149,6 +149,8 @@ class ScheduleCheck(Callback):
         per_epoch = len(datamodule.batch_plan("train", True, datamodule.batch_size))
         if not per_epoch:
             return
+        if per_epoch < trainer.log_every_n_steps:  # else Lightning warns and logs no step
+            trainer.log_every_n_steps = per_epoch
         accumulate = trainer.accumulate_grad_batches
         steps = None
         if trainer.max_epochs not in (None, -1):
@@ -174,7 +176,7 @@ class ScheduleCheck(Callback):
         factory = getattr(pl_module, "scheduler_factory", None)
         warmup = getattr(factory, "keywords", {}).get("num_warmup_steps")
         if warmup is not None and warmup >= steps:
-            new = steps // 10
+            new = max(1, steps // 10) if steps > 1 else 0
             factory.keywords["num_warmup_steps"] = new
             self.note(
                 f"warm-up of {warmup} steps is not shorter than the run ({steps} optimizer steps): "
