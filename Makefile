@@ -5,8 +5,13 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the tests and demo need (espeak-ng: synthetic speech with exact word times).
-APT_PACKAGES := espeak-ng libsndfile1
+# Debian packages the tests and demo need (espeak-ng: synthetic speech with exact word times;
+# fonts-noto-cjk: Chinese, Japanese and Korean words in the report's plots).
+APT_PACKAGES := espeak-ng libsndfile1 fonts-noto-cjk
+# Where pip finds torch. Empty (the default): PyPI, whose Linux wheels bring the CUDA libraries
+# (several GB). A machine without a GPU can take the CPU-only wheels instead:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps test test-fast lint format demo-data train train-tiny pretrain sweep sweep-local bench bench-train clean
@@ -24,6 +29,7 @@ system-deps:  ## Debian packages (needs root or sudo)
 install: system-deps  ## virtual environment with alignadapt and its dev, ja and ko extras
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(if $(TORCH_INDEX),$(BIN)/pip install -q 'torch==2.11.*' 'torchaudio==2.11.*' --index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e '.[dev,ja,ko]'
 
 test:  ## the full test suite

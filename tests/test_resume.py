@@ -30,7 +30,9 @@ class SigintAt(L.Callback):
 
 def losses(run) -> dict[int, float]:
     with open(run / "csv" / "metrics.csv") as f:
-        return {int(r["step"]): float(r["train/loss"]) for r in csv.DictReader(f) if r["train/loss"]}
+        return {
+            int(r["step"]): float(r["train/loss"]) for r in csv.DictReader(f) if r["train/loss"]
+        }
 
 
 COMMON = [

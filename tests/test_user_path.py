@@ -129,7 +129,9 @@ def test_readme_unlabelled_path_runs_as_written(corpus, tmp_path, monkeypatch, c
     fixed = next(r for r in refs if Path(r["audio_path"]).stem == corrected)
     assert fixed["alignment"]["changed"] is True
     got = [t for w in fixed["words"] for t in (w["start"], w["end"])]
-    assert got == pytest.approx([t for span in truth[corrected] for t in span], abs=2e-3)  # TextGrid times round to 0.1 ms
+    assert got == pytest.approx(
+        [t for span in truth[corrected] for t in span], abs=2e-3
+    )  # TextGrid times round to 0.1 ms
     assert "1 corrected by hand" in out
     # train wrote its adapter with a real model card, checked the test set, and said where
     card = Path("runs/med/adapter/README.md").read_text()

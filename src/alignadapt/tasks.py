@@ -188,7 +188,7 @@ def override_hint(config_name: str, argv: list[str]) -> str | None:
 def _all_keys(cfg: Any, prefix: str = "") -> set[str]:
     keys: set[str] = set()
     if isinstance(cfg, DictConfig):
-        for k in cfg.keys():
+        for k in cfg:
             name = f"{prefix}{k}"
             keys.add(name)
             keys |= _all_keys(cfg._get_node(k), f"{name}.")

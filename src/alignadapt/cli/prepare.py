@@ -98,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         audio_dir = Path(args.audio_dir)
         audio = find_files(audio_dir, AUDIO_SUFFIXES)
         unreadable = find_files(audio_dir, UNREADABLE_SUFFIXES)
-        unpaired.append((f"audio files in a format that cannot be read ({CONVERT_HINT})", unreadable))
+        unpaired.append(
+            (f"audio files in a format that cannot be read ({CONVERT_HINT})", unreadable)
+        )
         if args.kind == "ctm":
             unmatched: list[str] = []
             records = import_ctm(

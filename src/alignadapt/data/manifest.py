@@ -42,7 +42,6 @@ class Utterance:
     channel: int | None = None  # which channel of a multi-channel file (None: their average)
     labelled_by: str | None = None  # the model whose pseudo-labels these timestamps are
 
-
     @property
     def labelled(self) -> bool:
         return bool(self.spans)

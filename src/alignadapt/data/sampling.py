@@ -122,7 +122,11 @@ class BatchPlan(DistributedSampler):
         return total + (-total) % self.num_replicas
 
     def _generator(self) -> torch.Generator:
-        if self._resume is not None and self._resume[0] == self.epoch and self._resume[2] is not None:
+        if (
+            self._resume is not None
+            and self._resume[0] == self.epoch
+            and self._resume[2] is not None
+        ):
             seed = self._resume[2]  # the resumed epoch keeps the order it was interrupted in
         elif self.user_seed is not None:
             seed = self.user_seed + self.epoch

@@ -234,6 +234,11 @@ def _plt():
     from matplotlib import font_manager
 
     installed = {f.name for f in font_manager.fontManager.ttflist}
+    if not installed.intersection(CJK_FONTS):  # installed after matplotlib cached its font list
+        for path in font_manager.findSystemFonts():
+            if "cjk" in path.lower() or "wqy" in path.lower():
+                font_manager.fontManager.addfont(path)
+        installed = {f.name for f in font_manager.fontManager.ttflist}
     plt.rcParams["font.family"] = ["DejaVu Sans", *(f for f in CJK_FONTS if f in installed)]
     return plt
 

@@ -88,13 +88,20 @@ def own_label_warnings(
                 "score on them measures agreement with itself, not accuracy. Score it on "
                 "references a person checked (alignadapt review) or another tool made "
                 "(alignadapt prepare textgrid/ctm).",
-                manifest, count, len(items), name, identity,
+                manifest,
+                count,
+                len(items),
+                name,
+                identity,
             )
     others = sum(n for model, n in by_model.items() if model not in identities.values())
     if others:
         log.warning(
             "%s: %d of %d reference lines are another model's pseudo-labels: scores measure "
-            "agreement with that model", manifest, others, len(items),
+            "agreement with that model",
+            manifest,
+            others,
+            len(items),
         )
     return out
 

@@ -110,7 +110,7 @@ def import_reviewed(
         )
     problems = problems if problems is not None else []
     records, changed, missing = [], 0, 0
-    for number, raw in enumerate(index_path.read_text(encoding="utf-8").splitlines(), 1):
+    for raw in index_path.read_text(encoding="utf-8").splitlines():
         entry = json.loads(raw)
         grid = review_dir / entry["textgrid"]
         if not grid.exists():

@@ -91,5 +91,3 @@ def card_command(overrides: Sequence[str], script: str = "train.py") -> str:
     import shlex
 
     return " ".join(shlex.quote(w) for w in ["python", script, *overrides])
-
-

@@ -32,6 +32,13 @@ def load_aligner(
     """The aligner and its processor from a hub id or a local directory (safetensors only)."""
     name_or_path = resolve_source(name_or_path)
     kwargs = {"revision": revision} if revision else {}
+    from transformers.utils import logging as hf_logging
+
+    # transformers' "Loading weights" bar counts tensors read from a local disk: noise. A hub
+    # download keeps its progress bar (the same switch would hide it).
+    bar = hf_logging.is_progress_bar_enabled() and Path(name_or_path).is_dir()
+    if bar:
+        hf_logging.disable_progress_bar()
     try:
         processor = Qwen3ASRProcessor.from_pretrained(name_or_path, **kwargs)
         model = Qwen3ASRForTokenClassification.from_pretrained(
@@ -43,6 +50,9 @@ def load_aligner(
             "Give a local model directory, or a hub id on a machine that can reach the hub "
             "(for a first run without one: model=tiny)."
         ) from err
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
     if model.config.timestamp_token_id != processor.tokenizer.convert_tokens_to_ids("<timestamp>"):
         raise ValueError(
             f"{name_or_path}: config.timestamp_token_id does not match the tokenizer's "

@@ -20,8 +20,16 @@ def _step_description(trainer: L.Trainer) -> str | None:
     return None
 
 
+def _without_version(metrics: dict) -> dict:
+    metrics.pop("v_num", None)  # the logger's run id: in the run folder's name already
+    return metrics
+
+
 class StepRichProgressBar(RichProgressBar):
     """Lightning's bar says `Epoch 2/-2` when max_epochs=-1; a step-based run shows its steps."""
+
+    def get_metrics(self, trainer, pl_module) -> dict:
+        return _without_version(super().get_metrics(trainer, pl_module))
 
     def _get_train_description(self, current_epoch: int) -> str:
         return _step_description(self.trainer) or super()._get_train_description(current_epoch)
@@ -35,6 +43,9 @@ class StepRichProgressBar(RichProgressBar):
 
 class StepTQDMProgressBar(TQDMProgressBar):
     """The same for the tqdm bar (used when rich is not installed)."""
+
+    def get_metrics(self, trainer, pl_module) -> dict:
+        return _without_version(super().get_metrics(trainer, pl_module))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
@@ -167,7 +178,9 @@ class ScheduleCheck(Callback):
             limit = per_epoch if trainer.check_val_every_n_epoch is not None else batches
             if interval > limit:
                 trainer.val_check_interval = limit
-                where = "each epoch's" if trainer.check_val_every_n_epoch is not None else "the run's"
+                where = (
+                    "each epoch's" if trainer.check_val_every_n_epoch is not None else "the run's"
+                )
                 self.note(
                     f"validation every {interval} batches would never run ({per_epoch} batches an "
                     f"epoch, {steps} optimizer steps in all): validating at {where} last batch "

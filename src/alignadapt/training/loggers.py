@@ -1,4 +1,5 @@
-"""Lightning's CSV logger, made safe for a run that continues in its own folder.
+"""Lightning's loggers, adjusted. The CSV logger is made safe for a run that continues in its
+own folder; the W&B logger stops a warning at every run.
 
 Lightning's writer deletes an existing `metrics.csv` when it starts (a resumed run would lose
 every row before the interruption), and rewrites the file with only the keys *its* process
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 
 from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
+from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
@@ -44,3 +46,14 @@ class CSVLogger(LightningCSVLogger):
         self._fs.makedirs(self.root_dir, exist_ok=True)
         self._experiment = AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+class WandbLogger(LightningWandbLogger):
+    """`lightning.pytorch.loggers.WandbLogger` (same arguments), except that it does not pass
+    `anonymous=None` to `wandb.init`: recent wandb warns on every run that the setting "has
+    no effect" whenever it is passed at all."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)

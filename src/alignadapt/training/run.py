@@ -10,8 +10,8 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from ..tasks import TaskResult, instantiate_group
 from ..model.card import card_command, model_card, write_card
+from ..tasks import TaskResult, instantiate_group
 from .callbacks import InterruptCheckpoint, ScheduleCheck, launch_overrides, progress_bar
 from .module import AlignerModule
 
