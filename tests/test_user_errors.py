@@ -86,3 +86,25 @@ def test_prepare_pairs_opus_and_names_m4a_as_unreadable(tmp_path, capsys):
     assert "audio files in a format that cannot be read" in out and "b.m4a" in out
     with pytest.raises(ValueError, match=r"b\.m4a: \.m4a audio cannot be read .*ffmpeg"):
         load_audio(audio / "b.m4a")
+
+
+def test_config_paths_resolve_to_the_project_from_any_folder(tmp_path, monkeypatch):
+    """model=demo_base finds models/demo-base and logs go to the project's logs/, whatever the
+    current folder; ALIGNADAPT_ROOT moves them."""
+    from hydra import compose, initialize_config_dir
+
+    from alignadapt.tasks import register_resolvers
+
+    from .conftest import CONF
+
+    register_resolvers()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ALIGNADAPT_ROOT", raising=False)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["model=demo_base"])
+    assert cfg.model.pretrained == str(ROOT / "models" / "demo-base")
+    assert cfg.paths.log_dir == f"{ROOT}/logs"
+    monkeypatch.setenv("ALIGNADAPT_ROOT", str(tmp_path))
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["model=demo_base"])
+    assert cfg.model.pretrained == f"{tmp_path}/models/demo-base"
