@@ -17,10 +17,13 @@ Usage (every key in conf/ can be overridden on the command line):
     # other LoRA presets, precision, W&B, a sweep grid, resume
     python train.py lora=decoder_attn_mlp trainer.precision=bf16-mixed logger=wandb
     python train.py -m lora.r=4,8,16
-    python train.py ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt
+    # resume in the same folder (Ctrl-C prints this command, with the run's own overrides)
+    python train.py hydra.run.dir=logs/train/runs/<run> ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt
 
 Writes into the run folder: checkpoints/ (last.ckpt and the best two by val/aas_ms, adapter
-weights and optimizer state only), adapter/ (peft save_pretrained), csv/ or wandb/ logs.
+weights and optimizer state only), adapter/ (peft save_pretrained and a model card), csv/ or
+wandb/ logs, and ends by printing where they are. Paths on the command line are relative to
+the current folder; the config's own (models/, data/, logs/) to the project (conf/paths/).
 """
 
 from __future__ import annotations
