@@ -99,8 +99,8 @@ def rewind_unfinished_batch(trainer: L.Trainer) -> None:
 
 
 class InterruptCheckpoint(Callback):
-    """On Ctrl-C (KeyboardInterrupt): save `last.ckpt` at the interrupted step and print the
-    command that resumes the run in the same folder.
+    """On Ctrl-C (KeyboardInterrupt) or SIGTERM: save `last.ckpt` at the interrupted step and
+    print the command that resumes the run in the same folder.
 
     Lightning catches the interrupt, calls `on_exception`, and exits with status 1. The
     checkpoint holds the step, the optimizer and scheduler state, and the data loader's
@@ -113,7 +113,12 @@ class InterruptCheckpoint(Callback):
         self.saved: Path | None = None
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception) -> None:
-        if not isinstance(exception, KeyboardInterrupt) or trainer.state.fn != "fit":
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        # Ctrl-C, or a polite kill (SIGTERM: `kill PID`, a scheduler's preemption)
+        if not isinstance(exception, KeyboardInterrupt | SIGTERMException):
+            return
+        if trainer.state.fn != "fit":
             return
         from lightning.pytorch.callbacks import ModelCheckpoint
 
