@@ -185,12 +185,11 @@ def ctm_id(name: str) -> str:
 def ctm_token(word: Word) -> str:
     """The word without the punctuation around it: inner `-`, `'` and `.` stay (`U.S.-made`,
     `isn't`), a final `.` only in an abbreviation (`U.S.`); the unit when nothing is left."""
-    token = word.word.strip()
-    edge = {c for c in token if unicodedata.category(c)[0] in "PSZ"}
-    token = token.strip("".join(edge - {"."}))
-    if not re.fullmatch(r"(?:\w\.)+", token):
-        token = token.strip(".")
-    token = token.strip("-'")
+    word_text = word.word.strip()
+    edge = "".join({c for c in word_text if unicodedata.category(c)[0] in "PSZ"})
+    token = word_text.strip(edge)
+    if re.fullmatch(r"(?:\w\.)+\w", token) and token + "." in word_text:  # U.S. keeps its dot
+        token += "."
     token = re.sub(r"\s+", "_", token)
     return token or word.unit
 
