@@ -5,11 +5,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the tests and demo need (espeak-ng: synthetic speech with exact word times).
-APT_PACKAGES := espeak-ng libsndfile1
+# Debian packages the tests and demo need (espeak-ng: synthetic speech with exact word times;
+# sctk, praat, ffmpeg: the tests read alignadapt's CTM, TextGrid and subtitles with them).
+APT_PACKAGES := espeak-ng libsndfile1 sctk praat ffmpeg
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test test-fast lint format demo-data train train-tiny pretrain sweep sweep-local bench bench-train clean
+.PHONY: help install system-deps test test-fast lint format demo-data train train-tiny pretrain sweep sweep-local bench bench-train bench-infer clean
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -70,6 +71,9 @@ bench:  ## data pipeline: audio s/s per worker, padding with/without buckets, me
 
 bench-train:  ## training-step throughput (audio s/s; MFU on a GPU)
 	$(BIN)/python bench/train_step.py
+
+bench-infer:  ## inference: audio s/s and padding, length-sorted batches vs input order
+	$(BIN)/python bench/inference_batching.py
 
 clean:  ## remove logs, caches and the generated corpus (not .venv)
 	rm -rf logs .cache data/synthetic .pytest_cache .ruff_cache
