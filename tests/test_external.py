@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from alignadapt.evaluation.external import MapError, map_to_units, read_predictions
-from alignadapt.evaluation.run import run_evaluation
+from alignadapt.evaluation.run import evaluate, run_evaluation
 from alignadapt.inference.aligner import AlignerSettings
 from alignadapt.inference.formats import Word, write_alignment
+
+from .conftest import compose_train
 
 
 def test_word_forms_map_exactly_onto_the_reference_units():
@@ -209,3 +211,38 @@ def test_every_external_format_scores_like_alignadapts_own_json(tmp_path, tiny_d
     assert f"not mapped: ref.jsonl:4: no prediction for recording {stems[3]!r}" in table
     header = (tmp_path / "report" / "words.csv").read_text().splitlines()[0]
     assert "partial:start" in header and "nfa:error_ms" in header
+
+
+def test_evaluate_py_takes_predictions_as_a_path_or_a_mapping(
+    tmp_path, tiny_dir, corpus, shared_dir
+):
+    rows = reference_lines(corpus, 2)
+    manifest = tmp_path / "ref.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    specs = write_all_formats(tmp_path, rows, predicted(rows))
+    out = tmp_path / "report"
+    cfg = compose_train(
+        [
+            f"manifest={manifest}",
+            f"base={tiny_dir}",
+            f"+predictions.nfa={specs['nfa']['path']}",
+            f"+predictions.whisperx={{path: {specs['whisperx']['path']}, format: whisperx}}",
+            "naive=false",
+            "bootstrap=20",
+            "worst=1",
+            f"out_dir={out}",
+        ],
+        tmp_path / "run",
+        shared_dir,
+        "evaluate",
+    )
+    evaluate(cfg)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["columns"]) == ["base", "nfa", "whisperx"]
+    assert metrics["mapping"]["whisperx"]["format"] == "whisperx"
+    assert metrics["columns"]["nfa"]["aas_ms"] == pytest.approx(
+        metrics["columns"]["whisperx"]["aas_ms"], abs=1e-6
+    )
+    assert {"plots/error_distribution.png", "plots/worst_1.png"} <= {
+        str(p.relative_to(out)) for p in out.rglob("*.png")
+    }
