@@ -217,3 +217,20 @@ def test_align_a_manifest_with_an_adapter_writes_one_file_per_line(tiny_dir, cor
         str(out / (Path(first["audio_path"]).stem + ".TextGrid")), includeEmptyIntervals=False
     )
     assert [i.label for i in grid.getTier("words").entries] == first["text"].split()
+
+
+def test_align_per_word_subtitles_and_cue_limits_from_the_command_line(tiny_dir, corpus, tmp_path):
+    args = ["align", "--model", str(tiny_dir), "--manifest", str(corpus["test"])]
+    lines = [json.loads(x) for x in Path(corpus["test"]).read_text().splitlines()]
+    first = Path(lines[0]["audio_path"]).stem
+    assert main([*args, "--format", "srt", "--per-word", "--out", str(tmp_path / "w")]) == 0
+    cues = list(srt.parse((tmp_path / "w" / f"{first}.srt").read_text()))
+    assert " ".join(c.content for c in cues) == lines[0]["text"]
+    assert all(c.end > c.start for c in cues)  # the tiny model piles words: merged, not empty
+    vtt = [*args, "--format", "vtt", "--per-word", "--cue-chars", "12", "--cue-seconds", "3"]
+    assert main([*vtt, "--out", str(tmp_path / "c")]) == 0
+    blocks = [b for b in (tmp_path / "c" / f"{first}.vtt").read_text().split("\n\n")[1:] if b]
+    texts = [b.split("\n")[1] for b in blocks]
+    assert re.sub(r"<[0-9:.]+>", "", " ".join(texts)) == lines[0]["text"]
+    n_words = len(lines[0]["text"].split())
+    assert sum(t.count("<00:") for t in texts) == n_words - len(blocks)  # a mark per later word
