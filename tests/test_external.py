@@ -174,6 +174,12 @@ def test_every_external_format_scores_like_alignadapts_own_json(tmp_path, tiny_d
         items = [{"text": w, "start_time": s, "end_time": e} for w, s, e in words]
         (partial / f"{stem}.json").write_text(json.dumps({"items": items}))
     specs["partial"] = {"path": str(partial), "format": "qwen3"}
+    unrelated = tmp_path / "unrelated"  # a set for other recordings: a column with nothing mapped
+    unrelated.mkdir()
+    (unrelated / "other_talk.json").write_text(
+        json.dumps([{"text": "x", "start_time": 0, "end_time": 1}])
+    )
+    specs["unrelated"] = str(unrelated)
 
     metrics = run_evaluation(
         manifest,
@@ -206,6 +212,8 @@ def test_every_external_format_scores_like_alignadapts_own_json(tmp_path, tiny_d
     assert "another transcript" in mapping["unmapped"][1]["problem"]
     assert metrics["columns"]["partial"]["utterances"] == 3
     assert metrics["vs_base"]["partial"]["utterances"] == 3
+    assert metrics["mapping"]["unrelated"]["utterances"] == 0
+    assert metrics["columns"]["unrelated"]["slots"] == 0 and "unrelated" not in metrics["vs_base"]
     table = (tmp_path / "report" / "table.txt").read_text()
     assert "partial: 3 of 5 utterances mapped" in table
     assert f"not mapped: ref.jsonl:4: no prediction for recording {stems[3]!r}" in table

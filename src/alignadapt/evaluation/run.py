@@ -2,8 +2,9 @@
 
 Each model runs over the manifest in batches (one shared runner, `alignadapt.inference`),
 each decoding asked for becomes a column, every prediction set from another tool
-(`predictions`, evaluation/external.py) becomes a column too, and `write_report` writes metrics.json, the table,
-words.csv and the plots into one folder, and logs them to W&B when a W&B logger is given.
+(`predictions`, evaluation/external.py) becomes a column too, and `write_report` writes
+metrics.json, the table, words.csv and the plots into one folder, and logs them to W&B when
+a W&B logger is given.
 """
 
 from __future__ import annotations
@@ -167,6 +168,8 @@ def run_evaluation(
         decoding = column.split("/")[1] if "/" in column else decodings[0]
         if column in mapping:  # another tool: against the base's first decoding
             decoding = decodings[0]
+            if not mapping[column]["utterances"]:
+                continue  # nothing mapped: nothing to compare (the report lists why)
         if not column.startswith("base") and column != "naive":
             vs_base[column] = {
                 "base": base_columns[decoding],
