@@ -42,7 +42,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "align": (
         "alignadapt.cli.align",
-        "word timestamps for audio + transcript: JSON, TextGrid, SRT, CTM",
+        "word timestamps for audio + transcript: JSON, TextGrid, SRT, WebVTT, CTM",
     ),
 }
 
