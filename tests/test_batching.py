@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from alignadapt.data.audio import load_audio
 from alignadapt.inference.aligner import Aligner, AlignerSettings
@@ -17,7 +18,7 @@ from alignadapt.inference.batching import (
     sorted_map,
 )
 from alignadapt.inference.pseudo import plan
-from alignadapt.model.prompt import split_units
+from alignadapt.model.prompt import build_inputs, split_units
 
 
 def test_sorted_batches_pad_under_ten_percent_where_input_order_pads_a_third():
@@ -84,3 +85,20 @@ def test_pseudo_label_groups_are_length_sorted_and_fixed_by_the_manifest(corpus,
     }
     order = [seconds[line] for g in first.todo for line, _ in g]
     assert order == sorted(order)
+
+
+def test_a_recording_gets_the_same_inputs_alone_and_batched_with_a_longer_one(processor, corpus):
+    source = Path(corpus["test"])
+    rows = [json.loads(x) for x in source.read_text().splitlines()[:8]]
+    audios = [load_audio(source.parent / r["audio_path"]) for r in rows]
+    short = min(range(8), key=lambda i: len(audios[i]))
+    long = max(range(8), key=lambda i: len(audios[i]))
+    units = [r["text"].split() for r in rows]
+    alone = build_inputs(processor, [audios[short]], [units[short]])
+    batched = build_inputs(processor, [audios[short], audios[long]], [units[short], units[long]])
+    frames = int(alone["input_features_mask"][0].sum())
+    assert int(batched["input_features_mask"][0].sum()) == frames  # not one frame more
+    assert not batched["input_features"][0, :, frames:].any()  # zeros past its end, as alone
+    a, b = alone["input_features"][0, :, :frames], batched["input_features"][0, :, :frames]
+    torch.testing.assert_close(a[:, :-2], b[:, :-2], rtol=0, atol=0)  # the STFT's last frames
+    torch.testing.assert_close(a, b, rtol=0, atol=0.2)  # see reflection vs zeros past the end
