@@ -98,6 +98,27 @@ def cut_words(cut: Cut) -> list[tuple[str, float, float]] | None:
     return [(item.symbol, float(item.start), float(item.start + item.duration)) for item in items]
 
 
+def aligned_units(
+    text: str, words: list[tuple[str, float, float]], split: Splitter, language: str | None
+) -> tuple[list[str], list[tuple[float, float]]]:
+    """The aligner's units of `text` with the times of `words`; ReconcileError when the words
+    are not the text (reconciled as every importer does: silences dropped, CJK shared out)."""
+    _, units, spans = reconcile(words, split, language)
+    whole = split(text, language)
+    if whole != units:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(whole, units, strict=False)) if a != b),
+            min(len(whole), len(units)),
+        )
+        raise ReconcileError(
+            f"the text splits into {len(whole)} units, its word times into {len(units)}; "
+            f"they differ at unit {at} ({' '.join(whole[at : at + 1]) or 'end'!r} vs "
+            f"{' '.join(units[at : at + 1]) or 'end'!r})",
+            "the word times belong to another transcript: fix one of them",
+        )
+    return units, spans
+
+
 def cut_record(cut: Cut, split: Splitter, audio_dir: Path, out_dir: Path) -> dict:
     """One cut with one supervision -> a manifest line; ReconcileError when its words do not
     match the aligner's units. Audio that is not a whole file is written under `audio_dir`."""
@@ -114,22 +135,10 @@ def cut_record(cut: Cut, split: Splitter, audio_dir: Path, out_dir: Path) -> dic
     units, spans = None, None
     words = cut_words(cut)
     if words is not None:
-        _, units, spans = reconcile(words, split, language)
-        whole = split(text, language)
-        if whole != units:
-            at = next(
-                (i for i, (a, b) in enumerate(zip(whole, units, strict=False)) if a != b),
-                min(len(whole), len(units)),
-            )
-            raise ReconcileError(
-                f"cut {cut.id}: the text splits into {len(whole)} units, its word alignment "
-                f"into {len(units)}; they differ at unit {at} ({whole[at:at + 1]} vs "
-                f"{units[at:at + 1]})",
-                "the alignment belongs to another transcript: fix one of them",
-            )
+        units, spans = aligned_units(text, words, split, language)
         if spans and spans[-1][1] > cut.duration + 0.02:
             raise ReconcileError(
-                f"cut {cut.id}: the last word ends at {spans[-1][1]:.3f} s, after the cut "
+                f"the last word ends at {spans[-1][1]:.3f} s, after the cut "
                 f"({cut.duration:.3f} s)",
                 "alignment times must be relative to the cut",
             )
