@@ -67,11 +67,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = kinds.add_parser("nemo", help="a NeMo manifest (audio_filepath, duration, text)")
     p.add_argument("nemo_manifest")
     common(p, model_required=False)
-    p = kinds.add_parser("lhotse", help="Lhotse cuts, or recordings + supervisions, with word alignments")
+    p = kinds.add_parser(
+        "lhotse", help="Lhotse cuts, or recordings + supervisions, with word alignments"
+    )
     p.add_argument("--cuts", help="a cut manifest (.jsonl or .jsonl.gz)")
     p.add_argument("--recordings", help="a recording manifest (with --supervisions)")
     p.add_argument("--supervisions", help="a supervision manifest (with --recordings)")
-    p.add_argument("--audio-dir", help="where extracted audio goes (default: OUTPUT's folder/audio)")
+    p.add_argument(
+        "--audio-dir", help="where extracted audio goes (default: OUTPUT's folder/audio)"
+    )
     common(p, model_required=True)
     p = kinds.add_parser("hf", help="a Hugging Face dataset with a words column")
     p.add_argument("dataset", help="a save_to_disk folder, data files, or a hub id")

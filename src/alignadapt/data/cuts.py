@@ -138,8 +138,7 @@ def cut_record(cut: Cut, split: Splitter, audio_dir: Path, out_dir: Path) -> dic
         units, spans = aligned_units(text, words, split, language)
         if spans and spans[-1][1] > cut.duration + 0.02:
             raise ReconcileError(
-                f"the last word ends at {spans[-1][1]:.3f} s, after the cut "
-                f"({cut.duration:.3f} s)",
+                f"the last word ends at {spans[-1][1]:.3f} s, after the cut ({cut.duration:.3f} s)",
                 "alignment times must be relative to the cut",
             )
     audio, channel = cut_audio(cut, audio_dir)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .audio import audio_info
 from .cuts import aligned_units
-from .importers import ImportProblem, ReconcileError, Splitter, _check_end, _Recorded, _record
+from .importers import ImportProblem, ReconcileError, Splitter, _check_end, _record, _Recorded
 
 
 def open_dataset(source: str, split_name: str | None):
@@ -76,7 +76,9 @@ def import_hf(
         where = f"{label} row {number}"
         with _Recorded(problems, where, where) as item:
             try:
-                words = [(str(w["word"]), float(w["start"]), float(w["end"])) for w in row[words_column]]
+                words = [
+                    (str(w["word"]), float(w["start"]), float(w["end"])) for w in row[words_column]
+                ]
             except (KeyError, TypeError, ValueError):
                 raise ReconcileError(
                     f"'{words_column}' is not a list of {{word, start, end}}",
