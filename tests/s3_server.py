@@ -84,6 +84,13 @@ def _handler(upstream: tuple[str, int], faults: Faults):
     return Proxy
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # a client hanging up is expected here
+        pass
+
+
 class S3Server:
     """moto's S3 on 127.0.0.1 behind a fault-injecting proxy; the environment points boto at it."""
 
@@ -98,7 +105,11 @@ class S3Server:
     def __enter__(self) -> S3Server:
         self.moto.start()
         upstream = self.moto.get_host_and_port()
-        self.proxy = ThreadingHTTPServer(("127.0.0.1", 0), _handler(upstream, self.faults))
+        reset = http.client.HTTPConnection(*upstream, timeout=30)  # moto's state is per process:
+        reset.request("POST", "/moto-api/reset")  # start every server empty
+        reset.getresponse().read()
+        reset.close()
+        self.proxy = _QuietServer(("127.0.0.1", 0), _handler(upstream, self.faults))
         self.thread = threading.Thread(target=self.proxy.serve_forever, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.proxy.server_address[1]}"

@@ -48,6 +48,13 @@ class ShardReadError(OSError):
     """A shard could not be read after every retry."""
 
 
+def _root_cause(err: BaseException) -> str:
+    """The first error of a chain (the network's own words, not a wrapper's), as `Type: text`."""
+    while (err.__cause__ or err.__context__) is not None:
+        err = err.__cause__ or err.__context__
+    return f"{type(err).__name__}: {err}"
+
+
 class _ShardCursor:
     """Cuts of one shard in order, reopened where it stopped when a read fails."""
 
@@ -68,9 +75,8 @@ class _ShardCursor:
                 cut = next(self._it, None)
                 self.position += cut is not None
                 return cut
-            except (ValueError, TypeError, KeyError):
-                raise
-            except Exception as err:  # network and server errors come in many types
+            except Exception as err:  # network errors come in many types (Lhotse wraps
+                # some in ValueError); a corrupt shard fails every retry and stops the same way
                 self._it = None
                 what = (
                     self.index.recordings[self.shard] if self.audio else self.index.cuts[self.shard]
@@ -78,11 +84,11 @@ class _ShardCursor:
                 if attempt == self.retries:
                     raise ShardReadError(
                         f"reading {what} failed {self.retries + 1} times, the last with "
-                        f"{type(err).__name__}: {err}. Training stops here; resume it with "
+                        f"{_root_cause(err)}. Training stops here; resume it with "
                         "ckpt_path=<run>/checkpoints/last.ckpt once the store answers again "
                         "(the stream continues after the last checkpointed batch)"
                     ) from err
-                log.warning("reading %s failed (%s); retry %d", what, err, attempt + 1)
+                log.warning("reading %s failed (%s); retry %d", what, _root_cause(err), attempt + 1)
                 time.sleep(self.backoff * 2**attempt)
         return None  # unreachable
 
@@ -189,13 +195,19 @@ class ShardStream(IterableDataset):
         audio = _AudioFetcher(self, pending, done)
         for number, batch in enumerate(sampler):
             wanted = [(c.custom["_key"], c.custom["_piece"], c) for c in batch]
+            # the audio first, while the batch's cuts still count as pending: reading one
+            # may pass over another of the same batch, which must then be kept
+            data = None if number < skip else [audio.get(key) for key, _, _ in wanted]
             for key, _, _ in wanted:
                 pending[key] -= 1
                 if pending[key] <= 0:
                     del pending[key]
-            if number < skip:  # already trained on before the resume: no audio read
+            if data is None:  # already trained on before the resume: no audio was read
                 continue
-            yield [self._example(cut, key, piece, audio.get(key)) for key, piece, cut in wanted]
+            yield [
+                self._example(cut, key, piece, raw)
+                for (key, piece, cut), raw in zip(wanted, data, strict=True)
+            ]
             audio.drop_finished()
 
     def _example(self, cut: Cut, key: Key, piece: tuple, data: bytes):
