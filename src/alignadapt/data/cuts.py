@@ -3,8 +3,8 @@
 A manifest line becomes one cut: its recording (the audio file, or one channel of it), one
 supervision holding the transcript, language and speaker, the reference times as the word
 alignment (`supervision.alignment["word"]`, one item per aligner unit, seconds from the
-cut's start) and where it came from (`custom["source"]`, `file:line`). That is the form
-Lhotse's recipes write (LibriSpeech with MFA alignments, TIMIT, AMI...), so the way back,
+recording's start, as Lhotse keeps them) and where it came from (`custom["source"]`,
+`file:line`). That is the form Lhotse's recipes write (LibriSpeech with MFA alignments, TIMIT, AMI...), so the way back,
 `cut_record`, serves both reading our shards and importing corpora: the words are reconciled
 with the aligner's units like every other importer's (`importers.reconcile`), and what
 cannot be reconciled is reported, never guessed.
@@ -90,12 +90,18 @@ def line_cut(report: LineReport, raw: dict, manifest: str | Path) -> Cut:
 
 
 def cut_words(cut: Cut) -> list[tuple[str, float, float]] | None:
-    """(word, start, end) in seconds from the cut's start, or None without a word alignment."""
+    """(word, start, end) in seconds from the cut's start, or None without a word alignment.
+
+    Lhotse keeps alignment times in the recording's frame (trimming or truncating a cut
+    moves its supervisions, not their alignments), so the cut's start is subtracted."""
     (supervision,) = cut.supervisions
     items = (supervision.alignment or {}).get(WORD)
     if not items:
         return None
-    return [(item.symbol, float(item.start), float(item.start + item.duration)) for item in items]
+    return [
+        (item.symbol, float(item.start) - cut.start, float(item.start + item.duration) - cut.start)
+        for item in items
+    ]
 
 
 def aligned_units(
@@ -206,8 +212,8 @@ def import_lhotse(
         )
     for number, cut in enumerate(tqdm(cuts, desc="importing", unit=" cuts"), start=1):
         where = f"{source}:{number} (cut {cut.id})" if cuts_path else f"{source} (cut {cut.id})"
-        try:
-            pieces = [cut] if len(cut.supervisions) == 1 else cut.trim_to_supervisions(False)
+        try:  # a line is one transcript with exactly its audio: cut to each supervision
+            pieces = [cut] if _covers(cut) else list(cut.trim_to_supervisions(False))
         except (ValueError, AssertionError) as err:
             problems.append(ImportProblem(where, f"cannot trim to its supervisions ({err})"))
             continue
@@ -218,6 +224,14 @@ def import_lhotse(
                 record = cut_record(piece, split, audio_dir, out_dir)
             if not item.failed:
                 yield record
+
+
+def _covers(cut: Cut) -> bool:
+    """One supervision spanning the whole cut (within 10 ms)."""
+    if len(cut.supervisions) != 1:
+        return False
+    sup = cut.supervisions[0]
+    return abs(sup.start) < 0.01 and abs(sup.end - cut.duration) < 0.01
 
 
 def read_raw(manifest: Path, offset: int) -> dict:

@@ -34,6 +34,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from ..model.prompt import SAMPLE_RATE, split_units
 from .audio import load_audio
 from .augment import AugmentSpec, augment
+from .cuts import cut_words
 from .sampling import plan_segments
 from .shar import ShardIndex, iter_cuts
 
@@ -156,8 +157,7 @@ class ShardStream(IterableDataset):
         """(first unit, count, start, end) per piece; (0, 0, 0, duration) for the whole cut."""
         if self.max_duration is None or cut.duration <= self.max_duration:
             return [(0, 0, 0.0, cut.duration)]
-        words = cut.supervisions[0].alignment["word"]
-        spans = [(w.start, w.start + w.duration) for w in words]
+        spans = [(s, e) for _, s, e in cut_words(cut) or []]
         return plan_segments(spans, cut.duration, self.max_duration)
 
     def __iter__(self) -> Iterator[list]:
@@ -215,8 +215,7 @@ class ShardStream(IterableDataset):
 
         supervision = cut.supervisions[0]
         units = split_units(self.processor, supervision.text, supervision.language)
-        words = (supervision.alignment or {}).get("word") or []
-        spans = [(w.start, w.start + w.duration) for w in words]
+        spans = [(s, e) for _, s, e in cut_words(cut) or []]
         source = (cut.custom or {}).get("source", cut.id)
         if len(spans) != len(units):
             raise ValueError(
