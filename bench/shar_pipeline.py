@@ -70,7 +70,10 @@ def shar_throughput(processor, collate, location: str, budget: float, total: flo
     from alignadapt.data.shar import read_index
     from alignadapt.data.shar_stream import ShardStream
 
-    stream = ShardStream(read_index(location), processor, max_seconds=budget, seed=0)
+    # a buffer of half the corpus: a real corpus is far larger than the buffer (2000 cuts by
+    # default); a buffer larger than this tiny corpus would re-read it dozens of times over
+    index = read_index(location)
+    stream = ShardStream(index, processor, max_seconds=budget, buffer_size=sum(index.counts) // 2)
     seconds, lengths, start = 0.0, [], None
     for batch in stream:
         if start is None:  # the first batch warms up like the JSONL run's
@@ -220,7 +223,7 @@ def main() -> None:
 
         index = read_index(local)
         for rank in (0, 1):
-            stream = ShardStream(index, processor, max_seconds=args.budget, seed=0)
+            stream = ShardStream(index, processor, args.budget, buffer_size=len(corpus) // 4)
             stream.rank, stream.world_size = rank, 2
             shards = stream.shards_of_pass(0, rank, 2)
             cuts = sum(index.counts[s] for s in shards)
