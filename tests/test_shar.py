@@ -198,3 +198,18 @@ def test_a_failing_store_is_retried_and_the_stream_is_unchanged(
             ShardReadError, match=r"recording\.0000\d\d\.tar failed 2 times.*ckpt_path"
         ):
             take(stream_of("s3://corpus/train", processor, read_retries=1), 6)
+
+
+def test_resume_with_two_loader_workers_continues_exactly(tmp_path, labelled, split, processor):
+    """Workers take turns (batch k comes from worker k % 2): each skips its own share."""
+    from torch.utils.data import DataLoader
+
+    write_shards(labelled, tmp_path / "shards", split, shard_size=6, progress=False)
+
+    def loader(skip):
+        stream = stream_of(tmp_path / "shards", processor, skip=skip)
+        return DataLoader(stream, batch_size=None, num_workers=2, collate_fn=lambda b: b)
+
+    full = take(loader(0), 9)
+    resumed = take(loader(3), 6)
+    assert keys(resumed) == keys(full)[3:]

@@ -123,9 +123,15 @@ class ShardStream(IterableDataset):
 
     # ---- which shards this reader owns -------------------------------------------------
     def reader(self) -> tuple[int, int, int]:
-        """(this reader's number, number of readers, number of this rank's workers)."""
+        """(this reader's number, number of readers, number of this rank's workers).
+
+        The DataLoader takes batch k from worker k % workers. A resumed loader starts again
+        at worker 0 while the next batch is number `skip_batches`, so worker w plays the part
+        of worker (w + skip_batches) % workers of the first run: same shards, same batches.
+        """
         info = get_worker_info()
         workers, worker = (info.num_workers, info.id) if info is not None else (1, 0)
+        worker = (worker + self.skip_batches) % workers
         return self.rank * workers + worker, self.world_size * workers, workers
 
     def shards_of_pass(self, p: int, reader: int, readers: int) -> list[int]:
@@ -188,9 +194,12 @@ class ShardStream(IterableDataset):
             seed=self.seed * 1000 + reader,
             world_size=1,
             rank=0,
+            # its bucket sync seeds from the physical worker id; ours must follow the logical
+            # reader (see `reader`), so the bucket choice comes from the seed above instead
+            sync_buckets=False,
         )
-        # batches k of this rank came from worker k % workers: skip this worker's share
-        _, worker = divmod(reader, workers)
+        # batch k of this rank came from worker k % workers: skip this worker's share
+        worker = reader % workers
         skip = len(range(worker, self.skip_batches, workers))
         audio = _AudioFetcher(self, pending, done)
         for number, batch in enumerate(sampler):
