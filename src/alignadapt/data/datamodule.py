@@ -4,8 +4,8 @@ Manifests are indexed by byte offset and read line by line in the dataset, so me
 a small index (about 20 bytes an utterance), never the manifest. Audio is decoded, augmented
 and collated a whole batch at a time in the DataLoader's worker processes. Every training
 and validation line gets the checks of `alignadapt validate` in `setup`, before the first
-step; bad lines stop the run with file and line named (or are skipped and logged when
-`data.skip_bad_lines`). Long labelled recordings are cut at word boundaries into pieces no
+step (the result is cached for an unchanged manifest: see index_cache.py); bad lines stop
+the run with file and line named (or are skipped and logged when `data.skip_bad_lines`). Long labelled recordings are cut at word boundaries into pieces no
 longer than `data.max_duration`.
 """
 
@@ -316,7 +316,8 @@ class AlignDataModule(L.LightningDataModule):
     `batch_size` counts utterances per device; `max_seconds`, when set, replaces it with a
     budget of padded audio seconds per batch, filled from length buckets. Under DDP each
     rank gets its share of the batches (see `sampling.BatchPlan`). Every line is checked in
-    `setup`; a bad one stops the run unless `skip_bad_lines`. `augment` (training only) is
+    `setup`; a bad one stops the run unless `skip_bad_lines`. With `index_cache`, the checked
+    index of an unchanged manifest comes from the cache (`index_cache.py`). `augment` (training only) is
     an `AugmentSpec` as a dict.
     """
 
