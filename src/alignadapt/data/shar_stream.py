@@ -226,6 +226,11 @@ class ShardStream(IterableDataset):
         units = split_units(self.processor, supervision.text, supervision.language)
         spans = [(s, e) for _, s, e in cut_words(cut) or []]
         source = (cut.custom or {}).get("source", cut.id)
+        if not spans:
+            raise ValueError(
+                f"{self.index.cuts[key[1]]} (cut {cut.id}, from {source}) has no word times: "
+                "training needs them; pseudo-label the manifest before writing the shards"
+            )
         if len(spans) != len(units):
             raise ValueError(
                 f"{self.index.cuts[key[1]]} (cut {cut.id}, from {source}): the text splits into "
