@@ -4,8 +4,9 @@ Each reader (a DataLoader worker of a rank) owns its own shards: in pass p over 
 the shard list is shuffled with (seed, p), the same on every rank, and reader i of n takes
 shards i, i + n, ... So every rank and every node reads only its own shards, and the
 stream never ends: training runs by steps (`trainer.max_steps`), and every rank steps the
-same number of times. Lhotse's `DynamicBucketingSampler` groups cuts of similar duration
-into batches of an audio-seconds budget.
+same number of times. Lhotse's dynamic bucketing (`DynamicBucketer`, the engine of its
+`DynamicBucketingSampler`) groups cuts of similar duration into batches of an audio-seconds
+budget.
 
 The sampler runs on the cuts' metadata alone (the small `cuts.*.jsonl.gz`); audio is read
 from the shard's tar as the batches that need it come out. That makes the stream a pure
@@ -23,6 +24,7 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -167,8 +169,8 @@ class ShardStream(IterableDataset):
         return plan_segments(spans, cut.duration, self.max_duration)
 
     def __iter__(self) -> Iterator[list]:
-        from lhotse import CutSet
-        from lhotse.dataset import DynamicBucketingSampler
+        from lhotse.dataset.sampling.base import SamplingDiagnostics
+        from lhotse.dataset.sampling.dynamic_bucketing import DynamicBucketer
 
         reader, readers, workers = self.reader()
         if self.index.num_shards < readers:
@@ -180,23 +182,23 @@ class ShardStream(IterableDataset):
         pending: Counter = Counter()  # key -> pieces read by the sampler, not yet in a batch
         done: set = set()  # (pass, shard) whose metadata has been read to the end
 
-        class Metadata:  # re-iterable wrapper Lhotse expects
+        class Metadata:  # re-iterable, as Lhotse expects
             def __iter__(inner):
                 return self._metadata(reader, readers, pending, done)
 
-        sampler = DynamicBucketingSampler(
-            CutSet(Metadata()),
-            max_duration=self.max_seconds,
-            num_buckets=self.num_buckets,
+        # Lhotse's bucketer behind DynamicBucketingSampler, given its random generators
+        # directly: the sampler seeds its bucket choice from the physical worker id, while a
+        # resumed worker must replay a logical reader (see `reader`)
+        sampler = DynamicBucketer(
+            Metadata(),
             duration_bins=self.index.duration_bins(self.num_buckets),
-            shuffle=True,
-            buffer_size=self.buffer_size,
-            seed=self.seed * 1000 + reader,
             world_size=1,
-            rank=0,
-            # its bucket sync seeds from the physical worker id; ours must follow the logical
-            # reader (see `reader`), so the bucket choice comes from the seed above instead
-            sync_buckets=False,
+            max_duration=self.max_seconds,
+            buffer_size=self.buffer_size,
+            shuffle=True,
+            rng=random.Random(self.seed * 1000 + reader),
+            bucket_rng=random.Random(self.seed * 1000 + reader + 1),
+            diagnostics=SamplingDiagnostics(),
         )
         # batch k of this rank came from worker k % workers: skip this worker's share
         worker = reader % workers
