@@ -238,3 +238,14 @@ def test_shar_datamodule_states_what_it_needs(tmp_path, labelled, split, tiny_di
     dm.num_workers = 1
     dm.load_state_dict({"batches": 5, "world_size": 2, "num_workers": 1, "train_shards": "x"})
     assert dm.train_dataloader().dataset.skip_batches == 5
+
+
+def test_a_budget_larger_than_the_buffer_still_makes_batches(tmp_path, labelled, split, processor):
+    """Partial buckets are batched rather than the stream ending (Lhotse's sampler with
+    sync_buckets=False ended at once here)."""
+    write_shards(labelled, tmp_path / "shards", split, shard_size=6, progress=False)
+    stream = ShardStream(
+        read_index(tmp_path / "shards"), processor, max_seconds=60.0, buffer_size=8
+    )
+    batches = take(stream, 4)
+    assert len(batches) == 4 and all(1 <= len(b) <= 8 for b in batches)
