@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..data.importers import ImportProblem, ReconcileError, read_textgrid_words, reconcile
 from ..data.manifest import Utterance, iter_manifest, parse_line, to_record, write_jsonl
-from .formats import Word, write_textgrid
+from .formats import Word, textgrid_text, write_text_atomic
 
 INDEX = "review.jsonl"  # the exported lines, in review order
 Splitter = Callable[[str, str | None], list[str]]
@@ -67,7 +67,7 @@ def export_for_review(
             for w, (s, e) in zip(record["words"], utt.spans, strict=True)
         ]
         duration = utt.duration or max(e for _, e in utt.spans)
-        write_textgrid(out_dir / name, words, duration)
+        write_text_atomic(out_dir / name, textgrid_text(words, duration))
         entries.append(
             {
                 "rank": rank,
