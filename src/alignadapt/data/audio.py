@@ -22,9 +22,12 @@ UNREADABLE_SUFFIXES = (".m4a", ".aac", ".mp4", ".wma", ".webm", ".amr", ".mka", 
 CONVERT_HINT = "re-encode it, e.g. `ffmpeg -i IN -ac 1 -ar 16000 OUT.flac`"
 
 
-def check_audio_suffix(path: str | Path) -> None:
+def check_audio_suffix(path) -> None:
     """ValueError naming the file for a format alignadapt cannot decode (an .m4a), before any
-    attempt: libsndfile's own message for those says only that the format is unknown."""
+    attempt: libsndfile's own message for those says only that the format is unknown. A
+    file object (audio from a shard) has no name to judge by and is left to libsndfile."""
+    if not isinstance(path, str | Path):
+        return
     suffix = Path(path).suffix.lower()
     if suffix in UNREADABLE_SUFFIXES:
         raise ValueError(

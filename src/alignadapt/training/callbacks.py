@@ -162,6 +162,8 @@ class ScheduleCheck(Callback):
         datamodule = trainer.datamodule
         if stage != "fit" or trainer.fast_dev_run or not hasattr(datamodule, "batch_plan"):
             return
+        if "train" not in getattr(datamodule, "datasets", {}):  # streamed (shards): no plan
+            return
         per_epoch = len(datamodule.batch_plan("train", True, datamodule.batch_size))
         if not per_epoch:
             return
