@@ -25,6 +25,8 @@ install: system-deps  ## virtual environment with alignadapt and its dev, ja and
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,ja,ko]'
+	# the official Korean word dictionary, read out of the qwen-asr wheel (never installed)
+	$(BIN)/python -m alignadapt.model.korean_dict
 
 test:  ## the full test suite
 	$(BIN)/python -m pytest -q tests
