@@ -6,7 +6,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from alignadapt.model.loading import meta_aligner
+from alignadapt.model.architecture import meta_aligner
 from alignadapt.model.lora import LoraSpec, apply_lora, count_parameters
 
 from .conftest import CONF, compose_train
