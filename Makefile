@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng libsndfile1
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test test-fast lint format demo-data train train-tiny pretrain sweep sweep-local bench bench-train clean
+.PHONY: help install system-deps test test-fast lint format demo-data train train-tiny pretrain sweep sweep-local bench bench-train gpu-check memory clean
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,12 @@ bench:  ## data pipeline: audio s/s per worker, padding with/without buckets, me
 
 bench-train:  ## training-step throughput (audio s/s; MFU on a GPU)
 	$(BIN)/python bench/train_step.py
+
+gpu-check:  ## the real architecture at full depth, random weights: memory vs the planner, speed, MFU (reduced model on CPU without a GPU)
+	$(BIN)/python bench/gpu_check.py
+
+memory:  ## what fits a 16/24/40/80 GB card per preset and precision, measured on real-width layers
+	$(BIN)/alignadapt memory
 
 clean:  ## remove logs, caches and the generated corpus (not .venv)
 	rm -rf logs .cache data/synthetic .pytest_cache .ruff_cache
