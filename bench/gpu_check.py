@@ -18,6 +18,7 @@ no allocator peak), compared with the planner's figure for that depth.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
@@ -110,7 +111,10 @@ def check_preset(name, processor, layers, audio_layers, lengths, device, peak_tf
             speed = seconds / per_step
             if peak_tflops:
                 mfu = flops(net, inputs) / per_step / (peak_tflops * 1e12)
-    del net, optimizer
+    del net, optimizer, model
+    gc.collect()  # peft and hooks make reference cycles: free the model before the next
+    if not quick:
+        torch.cuda.empty_cache()
     return rows, speed, mfu, trainable
 
 

@@ -13,6 +13,8 @@ from alignadapt.cli import main
 from alignadapt.model.lora import LoraSpec
 from alignadapt.training import memory
 
+from .conftest import ROOT, compose_train
+
 
 @pytest.mark.slow
 def test_per_token_figure_predicts_what_a_three_layer_model_keeps():
@@ -22,6 +24,7 @@ def test_per_token_figure_predicts_what_a_three_layer_model_keeps():
     # bf16 autocast, LoRA on attention: ~80 KiB per token per layer (fp32 casts in the norms,
     # the head and peft), twice the 40 KB the first estimates assumed
     assert 70 * 1024 < m.decoder_per_token_layer < 90 * 1024
+    assert m.decoder_per_token_layer == pytest.approx(RECORDED.decoder_per_token_layer, rel=0.10)
     processor = memory.measuring_processor()
     dtype, autocast = memory.PRECISIONS["bf16"]
     measured = {}
@@ -101,3 +104,23 @@ def test_memory_command_prints_the_table_from_cached_measurements(tmp_path, caps
             f"{p['train_longest_s']:.0f} / {p['train_batch']} / {p['eval_batch']}" for p in expected
         ]
     assert asdict(m) == figures
+
+
+# What `alignadapt memory` measured for the default preset in bf16 (torch 2.11, this CPU); the
+# slow test above checks a fresh measurement still agrees.
+RECORDED = memory.Measured(
+    **json.loads((ROOT / "tests" / "fixtures" / "memory" / "decoder_attn_bf16.json").read_text())
+)
+
+
+@pytest.mark.parametrize(("experiment", "card_gb"), [("qwen3_16gb", 16), ("medical_lora", 24), ("qwen3_80gb", 80)])
+def test_each_real_model_experiment_fits_its_card(experiment, card_gb, tmp_path, shared_dir):
+    cfg = compose_train([f"experiment={experiment}"], tmp_path, shared_dir)
+    assert cfg.lora.name == "decoder_attn" and cfg.model.dtype == "bfloat16"
+    assert cfg.trainer.precision == "bf16-mixed"
+    assert cfg.data.max_duration <= 180.0  # the official aligner's longest call
+    assert cfg.data.batch_size * cfg.trainer.accumulate_grad_batches == 8  # the reference global batch
+    budget = card_gb * 1e9 * (1 - memory.HEADROOM)
+    seconds, ckpt = cfg.data.max_duration, cfg.model.gradient_checkpointing
+    assert RECORDED.training_peak(cfg.data.batch_size, seconds, ckpt) <= budget
+    assert RECORDED.evaluation_peak(cfg.data.eval_batch_size, seconds) <= budget

@@ -17,6 +17,7 @@ uses by default. `alignadapt memory` prints the table (the README's comes from i
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -266,6 +267,8 @@ def measure(
                 )
                 if progress is not None:
                     progress.update(1)
+            del net
+            gc.collect()  # peft and hooks make cycles: free the model before the next one
     d, c, a, ca, fs, f0 = _per_layer(runs, lengths, False)
     dk, _, ak, _, _, _ = _per_layer(runs, lengths, True) if checkpointing_too else (0,) * 6
     conv, infer = conv_and_inference()
