@@ -113,13 +113,17 @@ RECORDED = memory.Measured(
 )
 
 
-@pytest.mark.parametrize(("experiment", "card_gb"), [("qwen3_16gb", 16), ("medical_lora", 24), ("qwen3_80gb", 80)])
+@pytest.mark.parametrize(
+    ("experiment", "card_gb"), [("qwen3_16gb", 16), ("medical_lora", 24), ("qwen3_80gb", 80)]
+)
 def test_each_real_model_experiment_fits_its_card(experiment, card_gb, tmp_path, shared_dir):
     cfg = compose_train([f"experiment={experiment}"], tmp_path, shared_dir)
     assert cfg.lora.name == "decoder_attn" and cfg.model.dtype == "bfloat16"
     assert cfg.trainer.precision == "bf16-mixed"
     assert cfg.data.max_duration <= 180.0  # the official aligner's longest call
-    assert cfg.data.batch_size * cfg.trainer.accumulate_grad_batches == 8  # the reference global batch
+    assert (
+        cfg.data.batch_size * cfg.trainer.accumulate_grad_batches == 8
+    )  # the reference global batch
     budget = card_gb * 1e9 * (1 - memory.HEADROOM)
     seconds, ckpt = cfg.data.max_duration, cfg.model.gradient_checkpointing
     assert RECORDED.training_peak(cfg.data.batch_size, seconds, ckpt) <= budget
