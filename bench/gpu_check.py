@@ -27,7 +27,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
 
 from alignadapt.inference.aligner import Aligner, AlignerSettings  # noqa: E402
@@ -77,7 +76,9 @@ def sync(device: str) -> None:
 def check_preset(name, processor, layers, audio_layers, lengths, device, peak_tflops, quick):
     """[(seconds, measured GB, planner GB)], audio s/s and MFU of the preset's training step."""
     spec = memory.preset_spec(name)
-    planner = memory.measure(spec, "bf16", lengths=(1.5, 3.0), checkpointing_too=False)
+    planner = memory.measure(
+        spec, "bf16", lengths=(2.0, 4.0), checkpointing_too=False
+    )  # whole 1 s chunks
     if quick:
         model = memory.measuring_model(layers, audio_layers, processor, torch.bfloat16)
     else:
@@ -157,12 +158,12 @@ def main(argv: list[str] | None = None) -> list[list]:
     layers, audio_layers = (1, 1) if quick else (memory.DECODER_LAYERS, memory.AUDIO_LAYERS)
     lengths = (2.0, 6.0, 9.0) if quick else (30.0, 120.0, 180.0)
     processor = memory.measuring_processor() if quick else real_processor()
-    what = "kept for backward" if quick else "peak allocated"
+    what, unit = ("kept for backward MB", 1e3) if quick else ("peak allocated GB", 1.0)
     name = torch.cuda.get_device_name() if not quick else "CPU (reduced model: 1+1 layers)"
     print(
         f"gpu-check on {name}: real width, {layers} decoder + {audio_layers} encoder layers, bf16"
     )
-    head = ["preset", "trained"] + [f"{s:g} s: {what} GB (planner)" for s in lengths]
+    head = ["preset", "trained"] + [f"{s:g} s: {what} (planner)" for s in lengths]
     head += [f"train audio s/s ({lengths[0]:g} s)", "MFU"]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     results = []
@@ -171,7 +172,9 @@ def main(argv: list[str] | None = None) -> list[list]:
             preset, processor, layers, audio_layers, lengths, device, args.peak_tflops, quick
         )
         results.append([preset, rows, speed])
-        cells = [preset, f"{trained / 1e6:.2f} M"] + [f"{g:.2f} ({p:.2f})" for _, g, p in rows]
+        cells = [preset, f"{trained / 1e6:.2f} M"] + [
+            f"{g * unit:.2f} ({p * unit:.2f})" for _, g, p in rows
+        ]
         cells += [f"{speed:.1f}", f"{mfu:.1%}" if mfu is not None else "-"]
         print("| " + " | ".join(cells) + " |", flush=True)
     speed = inference_speed(processor, layers, audio_layers, device, quick)

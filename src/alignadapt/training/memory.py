@@ -254,7 +254,9 @@ def measure(
     spec: LoraSpec, precision: str, lengths=(4.0, 8.0), progress=None, checkpointing_too=True
 ) -> Measured:
     """The figures of `Measured` for one preset and precision, with and without checkpointing
-    (12 training forwards at real width on CPU; `checkpointing_too=False` skips the 6 with)."""
+    (12 training forwards at real width on CPU; `checkpointing_too=False` skips the 6 with).
+    `lengths` are whole seconds: the encoder pads audio to 1 s chunks, so a fraction would
+    bend the per-second slopes."""
     dtype, autocast = PRECISIONS[precision]
     processor = measuring_processor()
     runs = {}
