@@ -68,8 +68,9 @@ class AlignerModule(L.LightningModule):
         if head_dropout is not None:
             base.dropout.p = head_dropout
         if gradient_checkpointing:
-            base.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs={"use_reentrant": False}
+            # transformers 5's name (gradient_checkpointing_enable is its deprecated alias)
+            base.activation_checkpointing_enable(
+                activation_checkpointing_kwargs={"use_reentrant": False}
             )
         self.base_config = base.config
         base.requires_grad_(False)
