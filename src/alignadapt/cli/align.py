@@ -3,7 +3,8 @@
 TEXT is a transcript file or the transcript itself. Writes JSON, Praat TextGrid, SRT or CTM
 with the transcript's own words (punctuation kept) and warns about alignments that look
 wrong: many zero-length or crushed words, low confidence (often a transcript that does not
-match the audio). Long recordings are aligned window by window.
+match the audio). Long recordings are cut at pauses into pieces, each aligned with its own
+words; words not found in the audio and long stretches without words are listed in `gaps`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..data.audio import load_audio
+from ..data.audio import audio_duration, load_audio
 from ..data.manifest import iter_manifest
 from ..inference.aligner import Aligner, AlignerSettings
 from ..inference.formats import (
@@ -24,7 +25,8 @@ from ..inference.formats import (
     make_words,
     write_alignment,
 )
-from ..model.prompt import SAMPLE_RATE, split_units
+from ..inference.pseudo import gap_record
+from ..model.prompt import split_units
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,20 +113,26 @@ def run(args: argparse.Namespace) -> int:
         disable=len(jobs) == 1,
     ):
         chunk = jobs[i : i + settings.batch_size]
-        audios = [load_audio(j["audio"], channel=j["channel"]) for j in chunk]
         units = [split_units(processor, j["text"], j["language"]) for j in chunk]
         for job, unit_list in zip(chunk, units, strict=True):
             if not unit_list:
                 raise ValueError(
                     f"{job['id']}: the transcript {job['text']!r} has no word to align"
                 )
-        for job, audio, unit_list, result in zip(
-            chunk, audios, units, aligner.align(audios, units), strict=True
-        ):
+        # a recording longer than a call is read from disk piece by piece, never whole
+        long = [audio_duration(j["audio"]) > aligner.window_s for j in chunk]
+        short = [k for k, is_long in enumerate(long) if not is_long]
+        audios = [load_audio(chunk[k]["audio"], channel=chunk[k]["channel"]) for k in short]
+        results = dict(zip(short, aligner.align(audios, [units[k] for k in short]), strict=True))
+        for k in range(len(chunk)):
+            if long[k]:
+                results[k] = aligner.align_file(chunk[k]["audio"], units[k], chunk[k]["channel"])
+        for k, (job, unit_list) in enumerate(zip(chunk, units, strict=True)):
+            result = results[k]
             decoded = result.decoded[decoding]
             words = make_words(job["text"], unit_list, decoded.spans, decoded.confidence)
             flags = flag_alignment(words, args.min_confidence)
-            duration = len(audio) / SAMPLE_RATE
+            duration = audio_duration(job["audio"])
             meta = {
                 "id": job["id"],
                 "audio": str(job["audio"]),
@@ -132,13 +140,14 @@ def run(args: argparse.Namespace) -> int:
                 "duration": round(duration, 4),
                 "model": str(args.adapter or args.model),
                 "decoding": decoding,
-                "flags": flags,
+                "flags": flags + [f"{g.kind}: {g.start:.2f}-{g.end:.2f} s" for g in result.gaps],
+                "gaps": [gap_record(g) for g in result.gaps],
             }
             write_alignment(job["out"], args.format, words, meta, duration, args.force)
-            if flags:
+            if flags or result.gaps:
                 flagged += 1
                 print(
-                    f"warning: {job['id']}: alignment looks wrong: {'; '.join(flags)}",
+                    f"warning: {job['id']}: alignment looks wrong: " + "; ".join(meta["flags"]),
                     file=sys.stderr,
                 )
     print(
