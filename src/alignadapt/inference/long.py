@@ -104,9 +104,7 @@ def align_long(
     its call's units) and returns times in the call's audio, per decoding."""
     levels = frame_levels_db(source.blocks())
     assignment = assign(levels, units, window, overlap)
-    for _ in range(ROUNDS):
-        if not refine_cuts(assignment, source, units, run, batch_size):
-            break
+    refine_cuts(assignment, source, units, run, batch_size)
     plan = plan_pieces(assignment, source.duration, overlap, window)
     n = len(units)
     slots: dict[str, dict[str, np.ndarray]] = {}
@@ -140,8 +138,7 @@ def align_long(
     return Alignment(decoded, plan.pieces, gaps)
 
 
-SHIFTS = (-1, 0, 1)  # units moved across a cut when the aligner is consulted, per round
-ROUNDS = 3  # rounds of consulting (a cut's best split depends on its neighbours')
+SHIFTS = (-2, -1, 0, 1, 2)  # units moved across a cut when the aligner is consulted
 
 
 def refine_cuts(
@@ -150,45 +147,41 @@ def refine_cuts(
     units: list[str],
     run: RunPieces,
     batch_size: int,
-) -> bool:
-    """Settle the words next to every cut with the aligner: the two segments around the cut
-    are aligned alone with each split of their units (up to two units moved either way), and
-    the split whose word spans fit the energy best wins (pieces.Assignment.misfit: a word the
-    durations put on the wrong side leaves speech without a word on one side and gets squeezed
-    into a pause on the other)."""
+) -> None:
+    """Settle the words next to every cut with the aligner, cut after cut from the start: the
+    two segments around the cut are aligned alone with each split of their units (up to two
+    moved either way), and the split whose word spans fit the energy best wins
+    (`Assignment.misfit`: a word on the wrong side leaves speech without a word on one side
+    and is squeezed into a pause or crushed on the other). Going in order, the left segment's
+    other end is already settled when its cut is decided."""
     segments, duration = assignment.segments, source.duration
-    trials = []  # (cut, shift, segment, unit indices)
-    cuts = assignment.cuts()
-    for cut, (left, right) in enumerate(cuts):
+    for left, right in assignment.cuts():
+        trials = []  # (shift, segment, unit indices)
         for shift in SHIFTS:
             split = assignment.moved(left, right, shift)
             if split is not None:
-                trials += [(cut, shift, left, split[0]), (cut, shift, right, split[1])]
-    if not trials:
-        return False
-    scores: dict[tuple[int, int], float] = {}
-    for b in range(0, len(trials), batch_size):
-        batch = trials[b : b + batch_size]
-        calls = []
-        for _, _, seg, idx in batch:
-            lo, hi = segment_call(segments, seg, duration)
-            calls.append(
-                (Piece(lo, hi, idx.tolist()), source.read(lo, hi), [units[i] for i in idx])
-            )
-        for (cut, shift, _, _), (piece, _, _), out in zip(batch, calls, run(calls), strict=True):
-            spans = next(iter(out.values())).spans
-            key = (cut, shift)
-            scores[key] = scores.get(key, 0.0) + assignment.misfit(piece.start, piece.end, spans)
-    changed = False
-    for cut, (left, right) in enumerate(cuts):
-        tried = {s: v for (c, s), v in scores.items() if c == cut}
-        best = min(tried, key=lambda s: (tried[s] - 1e-9 * (s == 0), abs(s)))
+                trials += [(shift, left, split[0]), (shift, right, split[1])]
+        scores: dict[int, float] = {}
+        for b in range(0, len(trials), batch_size):
+            calls = []
+            for _, seg, idx in trials[b : b + batch_size]:
+                lo, hi = segment_call(segments, seg, duration)
+                piece = Piece(lo, hi, idx.tolist())
+                calls.append((piece, source.read(lo, hi), [units[i] for i in idx]))
+            for (shift, _, _), (piece, _, _), out in zip(
+                trials[b : b + batch_size], calls, run(calls), strict=True
+            ):
+                spans = next(iter(out.values())).spans
+                scores[shift] = scores.get(shift, 0.0) + assignment.misfit(
+                    piece.start, piece.end, spans
+                )
+        if not scores:
+            continue
+        best = min(scores, key=lambda s: (scores[s], abs(s)))
         if best:
             a, b = assignment.moved(left, right, best)
             assignment.seg_of[a] = left
             assignment.seg_of[b] = right
-            changed = True
-    return changed
 
 
 def _empty(n: int) -> dict[str, np.ndarray]:
