@@ -8,6 +8,7 @@ failure: windows handed a surplus of text come out wrong, pieces with their own 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +23,9 @@ from alignadapt.inference.long import (
     FileAudio,
     align_long,
 )
+from alignadapt.evaluation.metrics import slot_errors_ms
 from alignadapt.model.decoding import Decoded
+from alignadapt.model.prompt import split_units
 from alignadapt.model.reference import load_for_inference
 
 CHAR_S = 0.05  # the stand-in world: a unit of k characters lasts k x 50 ms
@@ -179,3 +182,28 @@ def test_a_long_file_is_aligned_from_disk_like_the_same_audio_in_memory(tiny_dir
         assert np.all(np.diff(a.times) >= 0)
         np.testing.assert_allclose(a.times, b.times)
     assert FileAudio(path).duration == pytest.approx(len(audio) / SAMPLE_RATE)
+
+
+DEMO_BASE = Path(__file__).resolve().parents[1] / "models" / "demo-base"
+
+
+@pytest.mark.slow
+def test_the_demo_base_aligns_three_minutes_of_test_sentences(tmp_path_factory):
+    """3 minutes of held-out espeak-ng sentences with pauses, aligned as one recording and
+    sentence by sentence with the shipped demo base (short calls: it saw single sentences)."""
+    from .longform import spoken_recording
+
+    rec = spoken_recording(180.0)
+    aligner = Aligner.load(DEMO_BASE, settings=AlignerSettings(window=6.0, overlap=0.0))
+    units = split_units(aligner.processor, rec.text, "English")
+    (long,) = aligner.align([rec.audio], [units])
+    long_aas = slot_errors_ms(long.decoded["argmax"].times, rec.reference.ravel()).mean()
+    singles = aligner.align(rec.clips, [split_units(aligner.processor, t, None) for t in rec.texts])
+    one_aas = np.concatenate(
+        [
+            slot_errors_ms(r.decoded["argmax"].times, s.ravel())
+            for r, s in zip(singles, rec.spans, strict=True)
+        ]
+    ).mean()
+    assert 40 < one_aas < 70  # the demo base's own accuracy on these sentences (55.2 measured)
+    assert long_aas < LONG_LIMIT * one_aas, (long_aas, one_aas)

@@ -104,7 +104,8 @@ def align_long(
     its call's units) and returns times in the call's audio, per decoding."""
     levels = frame_levels_db(source.blocks())
     assignment = assign(levels, units, window, overlap)
-    refine_cuts(assignment, source, units, run, batch_size)
+    for _ in range(PASSES):
+        refine_cuts(assignment, source, units, run, batch_size)
     plan = plan_pieces(assignment, source.duration, overlap, window)
     n = len(units)
     slots: dict[str, dict[str, np.ndarray]] = {}
@@ -139,6 +140,8 @@ def align_long(
 
 
 SHIFTS = (-2, -1, 0, 1, 2)  # units moved across a cut when the aligner is consulted
+PASSES = 2  # a second pass decides each cut with both its neighbours settled (measured on
+# 2 min of demo sentences: 15 of 27 cuts wrong after the durations, 4 after one pass, 2 after two)
 
 
 def refine_cuts(

@@ -18,14 +18,16 @@ words.
    units may take no audio (words not spoken), and a segment may take no units (music, another
    speaker); each costs in proportion to its length, so the programme takes them only when
    forcing the text in would distort durations more.
-3. **Pieces** (`plan_pieces`): consecutive segments are grouped into pieces of at most a
-   window of audio, cut in the longest pause of the last half of what fits. Durations pin a
-   cut's text only to a word or so (speaking rate varies from sentence to sentence), so the
-   aligner settles the words next to a cut: a piece's call also hears `overlap` seconds of
-   each neighbour's speech next to the cut (the pause in between shortened to two pads) and
-   gets, as overlap, the neighbour's units estimated to lie there. A word the durations put
-   on the wrong side of a cut is then in the call together with its audio; overlap times are
-   discarded, each unit's time comes from the call of the piece it was assigned to.
+3. **Pieces** (`assign`, `plan_pieces`): consecutive segments are grouped into pieces of at
+   most a window of audio, cut in the longest pause of the last half of what fits.
+4. **The words next to a cut** are settled by the aligner (`long.refine_cuts`): durations pin
+   a cut's text only to a word or so (the speaking rate varies from sentence to sentence), so
+   the two segments around each cut are aligned alone with each split of their units, and the
+   split whose word spans fit the energy best wins (`Assignment.misfit`). This asks the aligner
+   to compare texts, never to find a boundary in surplus text.
+5. A piece's call hears its segments with a pad of pause, and, when `overlap` > 0, `overlap`
+   seconds of each neighbour's speech next to the cut (the pause in between shortened to two
+   pads) with the neighbour's units estimated to lie there; their times are discarded.
 
 The same rule (cut in pauses, each piece with exactly its own words, at most a window long)
 is what the datamodule applies to labelled recordings (`data.sampling.plan_segments`), where
