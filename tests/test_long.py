@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from alignadapt.data.audio import SAMPLE_RATE, load_audio, read_blocks
+from alignadapt.evaluation.metrics import slot_errors_ms
 from alignadapt.inference.aligner import Aligner, AlignerSettings
 from alignadapt.inference.long import (
     AUDIO_WITHOUT_WORDS,
@@ -23,7 +24,6 @@ from alignadapt.inference.long import (
     FileAudio,
     align_long,
 )
-from alignadapt.evaluation.metrics import slot_errors_ms
 from alignadapt.model.decoding import Decoded
 from alignadapt.model.prompt import split_units
 from alignadapt.model.reference import load_for_inference
