@@ -185,12 +185,16 @@ def test_a_long_file_is_aligned_from_disk_like_the_same_audio_in_memory(tiny_dir
 
 
 DEMO_BASE = Path(__file__).resolve().parents[1] / "models" / "demo-base"
+# measured: 153.8 ms long against 55.2 ms sentence by sentence (2.8x); issue 12 asks for 1.15x,
+# which this method does not reach yet (README, "Long recordings"): this guards what it does
+LONG_LIMIT = 3.5
 
 
 @pytest.mark.slow
 def test_the_demo_base_aligns_three_minutes_of_test_sentences(tmp_path_factory):
     """3 minutes of held-out espeak-ng sentences with pauses, aligned as one recording and
-    sentence by sentence with the shipped demo base (short calls: it saw single sentences)."""
+    sentence by sentence with the shipped demo base (short calls: it saw single sentences).
+    Slow: about 2,000 short calls (the cuts are settled by the aligner), minutes on 2 cores."""
     from .longform import spoken_recording
 
     rec = spoken_recording(180.0)

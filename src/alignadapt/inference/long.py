@@ -104,8 +104,10 @@ def align_long(
     its call's units) and returns times in the call's audio, per decoding."""
     levels = frame_levels_db(source.blocks())
     assignment = assign(levels, units, window, overlap)
+    todo = None
     for _ in range(PASSES):
-        refine_cuts(assignment, source, units, run, batch_size)
+        moved = refine_cuts(assignment, source, units, run, batch_size, todo)
+        todo = {c + d for c in moved for d in (-1, 0, 1)}  # a cut next to a move may change
     plan = plan_pieces(assignment, source.duration, overlap, window)
     n = len(units)
     slots: dict[str, dict[str, np.ndarray]] = {}
@@ -150,15 +152,20 @@ def refine_cuts(
     units: list[str],
     run: RunPieces,
     batch_size: int,
-) -> None:
+    only: set[int] | None = None,
+) -> set[int]:
     """Settle the words next to every cut with the aligner, cut after cut from the start: the
     two segments around the cut are aligned alone with each split of their units (up to two
     moved either way), and the split whose word spans fit the energy best wins
     (`Assignment.misfit`: a word on the wrong side leaves speech without a word on one side
     and is squeezed into a pause or crushed on the other). Going in order, the left segment's
-    other end is already settled when its cut is decided."""
+    other end is already settled when its cut is decided. Only the cuts in `only` when given;
+    returns the cuts that moved."""
     segments, duration = assignment.segments, source.duration
-    for left, right in assignment.cuts():
+    moved: set[int] = set()
+    for cut, (left, right) in enumerate(assignment.cuts()):
+        if only is not None and cut not in only:
+            continue
         trials = []  # (shift, segment, unit indices)
         for shift in SHIFTS:
             split = assignment.moved(left, right, shift)
@@ -185,6 +192,8 @@ def refine_cuts(
             a, b = assignment.moved(left, right, best)
             assignment.seg_of[a] = left
             assignment.seg_of[b] = right
+            moved.add(cut)
+    return moved
 
 
 def _empty(n: int) -> dict[str, np.ndarray]:
