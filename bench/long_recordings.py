@@ -29,6 +29,15 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def peak_mib() -> float:
+    """This process's peak resident memory (VmHWM: reset at exec, unlike ru_maxrss, which a
+    child started from a big parent inherits)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def align_from_disk(args: argparse.Namespace) -> None:
     """The measured part, in its own process: prints times and peak memory as JSON."""
     from alignadapt.inference.aligner import Aligner, AlignerSettings
@@ -48,12 +57,12 @@ def align_from_disk(args: argparse.Namespace) -> None:
             return out
 
         aligner.run_pieces = spread
-    loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    loaded = peak_mib()
     start = time.perf_counter()
     result = aligner.align_file(args.align[0], units)
     wall = time.perf_counter() - start
     np.save(args.align[2], result.decoded["argmax"].times)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mib()
     print(
         json.dumps(
             {"wall_s": wall, "loaded_mib": loaded, "peak_mib": peak, "pieces": len(result.pieces)}
