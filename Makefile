@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng libsndfile1
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test test-fast lint format demo-data train train-tiny pretrain sweep sweep-local bench bench-train clean
+.PHONY: help install system-deps test test-fast lint format demo-data train train-tiny pretrain sweep sweep-local bench bench-shar bench-train clean
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,10 +21,10 @@ system-deps:  ## Debian packages (needs root or sudo)
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-install: system-deps  ## virtual environment with alignadapt and its dev, ja and ko extras
+install: system-deps  ## virtual environment with alignadapt and its dev, ja, ko and hf extras
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,ja,ko]'
+	$(BIN)/pip install -q -e '.[dev,ja,ko,hf]'
 
 test:  ## the full test suite
 	$(BIN)/python -m pytest -q tests
@@ -67,6 +67,9 @@ sweep-local:  ## an offline Hydra multirun grid over LoRA rank on the tiny model
 
 bench:  ## data pipeline: audio s/s per worker, padding with/without buckets, memory vs manifest size
 	$(BIN)/python bench/data_pipeline.py
+
+bench-shar:  ## data at scale: JSONL vs Shar (local, S3 on 127.0.0.1), memory vs corpus size, start-up
+	$(BIN)/python bench/shar_pipeline.py
 
 bench-train:  ## training-step throughput (audio s/s; MFU on a GPU)
 	$(BIN)/python bench/train_step.py
