@@ -211,3 +211,27 @@ def test_the_demo_base_aligns_three_minutes_of_test_sentences(tmp_path_factory):
     ).mean()
     assert 40 < one_aas < 70  # the demo base's own accuracy on these sentences (55.2 measured)
     assert long_aas < LONG_LIMIT * one_aas, (long_aas, one_aas)
+
+
+def test_align_lists_the_gaps_of_a_long_file_in_its_json(tiny_dir, tmp_path):
+    """`alignadapt align` on a recording longer than a call: read from disk piece by piece,
+    and the 20 s of silence at its end comes back as a gap with its time range."""
+    import json
+
+    from alignadapt.cli import main
+
+    audio, units, truth = talk(0.75, seed=4)
+    audio = np.concatenate([audio, np.zeros(20 * SAMPLE_RATE, np.float32)])
+    path = tmp_path / "talk.wav"
+    sf.write(path, audio, SAMPLE_RATE, subtype="FLOAT")
+    text = " ".join(["the", "patient", "presents"] * (len(units) // 3))
+    out = tmp_path / "talk.json"
+    args = ["align", "--model", str(tiny_dir), str(path), text, "--out", str(out)]
+    assert main([*args, "--flag-gap", "15"]) == 0
+    written = json.loads(out.read_text())
+    assert len(written["words"]) == len(units) // 3 * 3
+    (gap,) = written["gaps"]
+    assert gap["kind"] == AUDIO_WITHOUT_WORDS
+    assert gap["end"] == pytest.approx(len(audio) / SAMPLE_RATE, abs=1e-3)
+    assert gap["end"] - gap["start"] > 15
+    assert any(f.startswith(AUDIO_WITHOUT_WORDS) for f in written["flags"])

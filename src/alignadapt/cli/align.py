@@ -80,7 +80,11 @@ def jobs_from_args(args: argparse.Namespace) -> list[dict]:
     if not args.audio or not args.text:
         raise ValueError("give AUDIO and TEXT (a transcript file or the text), or --manifest")
     text_path = Path(args.text)
-    text = text_path.read_text(encoding="utf-8").strip() if text_path.is_file() else args.text
+    try:  # a long transcript given inline is no file name (and too long to be one)
+        is_file = text_path.is_file()
+    except OSError:
+        is_file = False
+    text = text_path.read_text(encoding="utf-8").strip() if is_file else args.text
     audio = Path(args.audio)
     if not audio.exists():
         raise FileNotFoundError(f"audio file {audio} does not exist")
