@@ -193,6 +193,8 @@ def refine_cuts(
             assignment.seg_of[a] = left
             assignment.seg_of[b] = right
             moved.add(cut)
+            if only is not None:  # the next cut's left segment just changed
+                only.add(cut + 1)
     return moved
 
 
