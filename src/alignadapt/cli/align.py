@@ -1,10 +1,12 @@
 """alignadapt align --model DIR [--adapter DIR] AUDIO TEXT | --manifest M --out DIR: word times.
 
-TEXT is a transcript file or the transcript itself. Writes JSON, Praat TextGrid, SRT or CTM
-with the transcript's own words (punctuation kept) and warns about alignments that look
+TEXT is a transcript file or the transcript itself. Writes JSON, Praat TextGrid, SRT, WebVTT
+or CTM with the transcript's own words (punctuation kept) and warns about alignments that look
 wrong: many zero-length or crushed words, low confidence (often a transcript that does not
 match the audio). Long recordings are cut at pauses into pieces, each aligned with its own
-words; words not found in the audio and long stretches without words are listed in `gaps`.
+words, and read from disk piece by piece; words not found in the audio and long stretches
+without words are listed in `gaps` (JSON) and in the flags. Recordings are batched
+shortest first (inference/batching.py) and each output is written when its batch is done.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from tqdm import tqdm
 from ..data.audio import audio_duration, load_audio
 from ..data.manifest import iter_manifest
 from ..inference.aligner import Aligner, AlignerSettings
+from ..inference.batching import recording_seconds, sorted_map
 from ..inference.formats import (
     FORMATS,
     check_writable,
@@ -26,7 +29,8 @@ from ..inference.formats import (
     write_alignment,
 )
 from ..inference.pseudo import gap_record
-from ..model.prompt import split_units
+from ..inference.subtitles import SubtitleSettings
+from ..model.prompt import SAMPLE_RATE, split_units
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +52,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace output files that exist")
     parser.add_argument(
         "--min-confidence", type=float, default=0.1, help="flag alignments less sure than this"
+    )
+    subtitles = parser.add_argument_group("subtitles (--format srt or vtt)")
+    subtitles.add_argument(
+        "--per-word",
+        action="store_true",
+        help="SRT: one cue per word; WebVTT: a cue timestamp before each word",
+    )
+    subtitles.add_argument(
+        "--cue-chars", type=int, default=42, help="characters per cue at most (default: 42)"
+    )
+    subtitles.add_argument(
+        "--cue-seconds", type=float, default=7.0, help="seconds per cue at most (default: 7)"
     )
     AlignerSettings.add_arguments(parser)
 
@@ -109,46 +125,52 @@ def run(args: argparse.Namespace) -> int:
     settings = AlignerSettings.from_args(args)
     aligner = Aligner.load(source, base, settings)
     processor, decoding = aligner.processor, settings.decodings[0]
-    flagged = 0
-    for i in tqdm(
-        range(0, len(jobs), settings.batch_size),
-        desc="aligning",
-        unit="batch",
-        disable=len(jobs) == 1,
-    ):
-        chunk = jobs[i : i + settings.batch_size]
-        units = [split_units(processor, j["text"], j["language"]) for j in chunk]
-        for job, unit_list in zip(chunk, units, strict=True):
-            if not unit_list:
-                raise ValueError(
-                    f"{job['id']}: the transcript {job['text']!r} has no word to align"
-                )
+    subtitle = SubtitleSettings(
+        max_chars=args.cue_chars, max_seconds=args.cue_seconds, per_word=args.per_word
+    )
+    for job in jobs:  # before any work: a transcript with nothing to align
+        job["units"] = split_units(processor, job["text"], job["language"])
+        if not job["units"]:
+            raise ValueError(f"{job['id']}: the transcript {job['text']!r} has no word to align")
+
+    def run_batch(chunk: list[dict]) -> list[tuple]:
         # a recording longer than a call is read from disk piece by piece, never whole
         long = [audio_duration(j["audio"]) > aligner.window_s for j in chunk]
-        short = [k for k, is_long in enumerate(long) if not is_long]
-        audios = [load_audio(chunk[k]["audio"], channel=chunk[k]["channel"]) for k in short]
-        results = dict(zip(short, aligner.align(audios, [units[k] for k in short]), strict=True))
-        for k in range(len(chunk)):
-            if long[k]:
-                results[k] = aligner.align_file(chunk[k]["audio"], units[k], chunk[k]["channel"])
-        for k, (job, unit_list) in enumerate(zip(chunk, units, strict=True)):
-            result = results[k]
+        short = [j for j, is_long in zip(chunk, long, strict=True) if not is_long]
+        audios = [load_audio(j["audio"], channel=j["channel"]) for j in short]
+        results = iter(aligner.align(audios, [j["units"] for j in short]))
+        sizes = iter(len(a) / SAMPLE_RATE for a in audios)
+        return [
+            (audio_duration(j["audio"]), aligner.align_file(j["audio"], j["units"], j["channel"]))
+            if is_long
+            else (next(sizes), next(results))
+            for j, is_long in zip(chunk, long, strict=True)
+        ]
+
+    lengths = [recording_seconds(j["audio"]) for j in jobs]
+    flagged = 0
+    with tqdm(total=len(jobs), desc="aligning", unit="rec", disable=len(jobs) == 1) as bar:
+        # shortest first (less padding); each output is written as its batch finishes
+        for i, (duration, result) in sorted_map(
+            jobs, lengths, settings.batch_size, run_batch, progress=bar.update
+        ):
+            job = jobs[i]
             decoded = result.decoded[decoding]
-            words = make_words(job["text"], unit_list, decoded.spans, decoded.confidence)
+            words = make_words(job["text"], job["units"], decoded.spans, decoded.confidence)
             flags = flag_alignment(words, args.min_confidence)
-            duration = audio_duration(job["audio"])
             meta = {
                 "id": job["id"],
                 "audio": str(job["audio"]),
                 "text": job["text"],
+                "language": job["language"],
                 "duration": round(duration, 4),
                 "model": str(args.adapter or args.model),
                 "decoding": decoding,
                 "flags": flags + [f"{g.kind}: {g.start:.2f}-{g.end:.2f} s" for g in result.gaps],
                 "gaps": [gap_record(g) for g in result.gaps],
             }
-            write_alignment(job["out"], args.format, words, meta, duration, args.force)
-            if flags or result.gaps:
+            write_alignment(job["out"], args.format, words, meta, duration, args.force, subtitle)
+            if meta["flags"]:
                 flagged += 1
                 print(
                     f"warning: {job['id']}: alignment looks wrong: " + "; ".join(meta["flags"]),
