@@ -38,14 +38,14 @@ def test_the_yaml_the_dataclass_and_the_align_flags_match_one_to_one():
             "--decodings",
             "argmax",
             "subclass",
-            "--window-margin",
+            "--overlap",
             "1.5",
             "--dtype",
             "bfloat16",
         ]
     )
     settings = AlignerSettings.from_args(args)
-    assert (settings.decodings, settings.window_margin, settings.dtype) == (
+    assert (settings.decodings, settings.overlap, settings.dtype) == (
         ["argmax", "subclass"],
         1.5,
         "bfloat16",

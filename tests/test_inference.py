@@ -1,4 +1,4 @@
-"""Sub-class decoding, windowed alignment of long recordings, and loading every model form."""
+"""Sub-class decoding and loading every model form (long recordings: test_long.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from alignadapt.data.audio import SAMPLE_RATE
-from alignadapt.inference.aligner import Aligner, AlignerSettings, windowed_alignment
-from alignadapt.model.decoding import Decoded, decode, decode_argmax
+from alignadapt.inference.aligner import Aligner
+from alignadapt.model.decoding import decode, decode_argmax
 from alignadapt.model.reference import load_for_inference
 
 from .adapters import random_adapter
@@ -36,79 +36,6 @@ def test_subclass_decoding_reads_between_classes_and_keeps_repaired_slots():
     assert np.round(arg.confidence, 3).tolist() == [0.5, 1.0, 1.0, 1.0, 0.5]
     with pytest.raises(ValueError, match="argmax, subclass"):
         decode(logits, 80.0, "beam")
-
-
-def stand_in(truth: np.ndarray, collapse_s: float):
-    """An aligner that is exact inside its window and collapses past `collapse_s` into it
-    (what the real model does after ~270 s); words past the window's end pile up there."""
-
-    def align_window(start: float, end: float, first: int, count: int) -> dict[str, Decoded]:
-        rel = truth[first : first + count] - start
-        rel = np.clip(rel, 0.0, min(collapse_s, end - start))
-        return {"argmax": Decoded(rel.ravel(), 0, np.ones(2 * count), np.zeros(2 * count, bool))}
-
-    return align_window
-
-
-def seven_minute_truth(seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t, spans = 0.3, []
-    while t < 419.0:
-        length = rng.uniform(0.15, 0.6)
-        spans.append((t, t + length))
-        t += length + rng.uniform(0.05, 0.4)
-    return np.array(spans)
-
-
-def test_windowing_keeps_errors_at_the_end_of_a_7_minute_recording_as_low_as_at_the_start():
-    truth = seven_minute_truth()
-    duration = 420.0
-    n = len(truth)
-    one_call = windowed_alignment(duration, n, stand_in(truth, 270.0), 420.0, 2.0, 8.0)
-    windowed = windowed_alignment(duration, n, stand_in(truth, 270.0), 240.0, 2.0, 8.0)
-
-    def mean_error_ms(result, lo: float, hi: float) -> float:
-        sel = (truth[:, 0] >= lo) & (truth[:, 0] < hi)
-        return float(np.abs(result.decoded["argmax"].spans[sel] - truth[sel]).mean() * 1000)
-
-    # one call over 7 minutes: the last minute collapses onto 270 s (the failure it guards)
-    assert mean_error_ms(one_call, 360, 420) > 60_000
-    # window by window: the end is as good as the start (the stand-in is exact in a window)
-    assert mean_error_ms(windowed, 0, 60) == pytest.approx(0.0, abs=1e-6)
-    assert mean_error_ms(windowed, 360, 420) == pytest.approx(0.0, abs=1e-6)
-    assert len(windowed.decoded["argmax"].times) == 2 * n
-    assert len(windowed.windows) == 2
-    assert all(w.start + 240.0 >= windowed.windows[-1].start for w in windowed.windows)
-    assert windowed.windows[1].start == pytest.approx(truth[windowed.windows[0].kept - 1, 1])
-
-
-def test_aligner_windows_long_audio_within_what_the_classes_express(tiny_dir, processor):
-    model, proc = load_for_inference(tiny_dir)
-    aligner = Aligner(
-        model,
-        proc,
-        AlignerSettings(decodings=["argmax", "subclass"], window=240.0, window_margin=2.0),
-    )
-    assert aligner.window_s == pytest.approx(199 * 0.08)  # tiny model: 200 classes of 80 ms
-    seen: list[int] = []
-    original = aligner.slot_logits
-
-    def spy(audios, units):
-        seen.extend(len(a) for a in audios)
-        return original(audios, units)
-
-    aligner.slot_logits = spy
-    rng = np.random.default_rng(0)
-    long_audio = (rng.standard_normal(40 * SAMPLE_RATE) * 0.05).astype(np.float32)
-    short_audio = long_audio[: 3 * SAMPLE_RATE]
-    units = ["the", "patient", "presents"] * 30
-    long_res, short_res = aligner.align([long_audio, short_audio], [units, units[:3]])
-    assert max(seen) <= aligner.window_s * SAMPLE_RATE + 1
-    for res, n in ((long_res, 90), (short_res, 3)):
-        for dec in res.decoded.values():
-            assert dec.times.shape == (2 * n,)
-            assert np.all(np.diff(dec.times) >= 0)
-            assert dec.confidence.shape == (2 * n,)
 
 
 def test_adapter_and_checkpoint_load_to_the_same_model(tiny_dir, tmp_path):

@@ -3,7 +3,9 @@
 TEXT is a transcript file or the transcript itself. Writes JSON, Praat TextGrid, SRT, WebVTT
 or CTM with the transcript's own words (punctuation kept) and warns about alignments that look
 wrong: many zero-length or crushed words, low confidence (often a transcript that does not
-match the audio). Long recordings are aligned window by window; recordings are batched
+match the audio). Long recordings are cut at pauses into pieces, each aligned with its own
+words, and read from disk piece by piece; words not found in the audio and long stretches
+without words are listed in `gaps` (JSON) and in the flags. Recordings are batched
 shortest first (inference/batching.py) and each output is written when its batch is done.
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..data.audio import load_audio
+from ..data.audio import audio_duration, load_audio
 from ..data.manifest import iter_manifest
 from ..inference.aligner import Aligner, AlignerSettings
 from ..inference.batching import recording_seconds, sorted_map
@@ -26,6 +28,7 @@ from ..inference.formats import (
     make_words,
     write_alignment,
 )
+from ..inference.pseudo import gap_record
 from ..inference.subtitles import SubtitleSettings
 from ..model.prompt import SAMPLE_RATE, split_units
 
@@ -93,7 +96,11 @@ def jobs_from_args(args: argparse.Namespace) -> list[dict]:
     if not args.audio or not args.text:
         raise ValueError("give AUDIO and TEXT (a transcript file or the text), or --manifest")
     text_path = Path(args.text)
-    text = text_path.read_text(encoding="utf-8").strip() if text_path.is_file() else args.text
+    try:  # a long transcript given inline is no file name (and too long to be one)
+        is_file = text_path.is_file()
+    except OSError:
+        is_file = False
+    text = text_path.read_text(encoding="utf-8").strip() if is_file else args.text
     audio = Path(args.audio)
     if not audio.exists():
         raise FileNotFoundError(f"audio file {audio} does not exist")
@@ -127,9 +134,18 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{job['id']}: the transcript {job['text']!r} has no word to align")
 
     def run_batch(chunk: list[dict]) -> list[tuple]:
-        audios = [load_audio(j["audio"], channel=j["channel"]) for j in chunk]
-        results = aligner.align(audios, [j["units"] for j in chunk])
-        return [(len(a) / SAMPLE_RATE, r) for a, r in zip(audios, results, strict=True)]
+        # a recording longer than a call is read from disk piece by piece, never whole
+        long = [audio_duration(j["audio"]) > aligner.window_s for j in chunk]
+        short = [j for j, is_long in zip(chunk, long, strict=True) if not is_long]
+        audios = [load_audio(j["audio"], channel=j["channel"]) for j in short]
+        results = iter(aligner.align(audios, [j["units"] for j in short]))
+        sizes = iter(len(a) / SAMPLE_RATE for a in audios)
+        return [
+            (audio_duration(j["audio"]), aligner.align_file(j["audio"], j["units"], j["channel"]))
+            if is_long
+            else (next(sizes), next(results))
+            for j, is_long in zip(chunk, long, strict=True)
+        ]
 
     lengths = [recording_seconds(j["audio"]) for j in jobs]
     flagged = 0
@@ -150,13 +166,14 @@ def run(args: argparse.Namespace) -> int:
                 "duration": round(duration, 4),
                 "model": str(args.adapter or args.model),
                 "decoding": decoding,
-                "flags": flags,
+                "flags": flags + [f"{g.kind}: {g.start:.2f}-{g.end:.2f} s" for g in result.gaps],
+                "gaps": [gap_record(g) for g in result.gaps],
             }
             write_alignment(job["out"], args.format, words, meta, duration, args.force, subtitle)
-            if flags:
+            if meta["flags"]:
                 flagged += 1
                 print(
-                    f"warning: {job['id']}: alignment looks wrong: {'; '.join(flags)}",
+                    f"warning: {job['id']}: alignment looks wrong: " + "; ".join(meta["flags"]),
                     file=sys.stderr,
                 )
     print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -93,6 +94,30 @@ def load_audio(
     if rate != sample_rate:
         mono = resample(np.ascontiguousarray(mono), rate, sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def read_blocks(
+    path: str | Path, seconds: float = 60.0, channel: int | None = None
+) -> Iterator[np.ndarray]:
+    """The file as consecutive mono 16 kHz blocks of about `seconds` each, decoded one at a
+    time: an hour of audio is read in the memory of one block. Each block is resampled on its
+    own (a few samples at block edges differ from resampling the whole file: fine for energy,
+    not for aligning; pieces are read with `load_audio(start=, end=)`)."""
+    info = audio_info(path)
+    if channel is not None and channel >= info.channels:
+        raise ValueError(
+            f"{path}: has {info.channels} channel(s), channel {channel} was asked for; "
+            "fix the manifest's 'channel' (0 is the first)"
+        )
+    step = max(1, int(seconds * info.sample_rate))
+    try:
+        for data in sf.blocks(str(path), blocksize=step, dtype="float32", always_2d=True):
+            mono = data[:, channel] if channel is not None else data.mean(axis=1)
+            if info.sample_rate != SAMPLE_RATE:
+                mono = resample(np.ascontiguousarray(mono), info.sample_rate, SAMPLE_RATE)
+            yield np.ascontiguousarray(mono, dtype=np.float32)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise ValueError(f"{path}: cannot decode audio ({err}); {CONVERT_HINT}") from err
 
 
 @functools.lru_cache(maxsize=32)

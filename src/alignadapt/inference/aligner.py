@@ -1,27 +1,30 @@
-"""Alignment with a trained or base model: loading, batching, windowing for long recordings.
+"""Alignment with a trained or base model: loading, batching, long recordings.
 
 One runner serves evaluation, pseudo-labelling and `alignadapt align`: prompts come from
 `alignadapt.model.prompt` (the training prompt), times from `alignadapt.model.decoding.decode`
 (the validation decoding). Models come from `alignadapt.model.reference` (any form a user
 names a model in); the settings are `AlignerSettings` (conf/aligner/).
 
-Long recordings go window by window (`windowed_alignment`): the aligner reads a limited
-stretch per call (what `num_labels` x 80 ms can express; the real model's timestamps also
-collapse after about 270 s), so a window is aligned, the words that end well inside it are
-kept, and the next window starts at the end of the last kept word.
+A call reads at most `window` seconds (default 180 s, the official pipeline's
+MAX_FORCE_ALIGN_INPUT_SECONDS, and never more than `num_labels` x 80 ms can express; the real
+model's timestamps also collapse after about 270 s). A longer recording is cut at pauses into
+pieces and each piece is aligned with exactly its own words (long.py, pieces.py).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..model.decoding import DECODINGS, Decoded, decode
 from ..model.prompt import SAMPLE_RATE, build_inputs, model_dtype, slot_logits, unwrap
+from .long import Alignment, ArrayAudio, FileAudio, Gap, align_long, find_gaps
+from .pieces import Piece
+
+__all__ = ["Aligner", "AlignerSettings", "Alignment", "Gap", "Piece"]
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -45,10 +48,10 @@ class AlignerSettings:
     dtype: str = _setting("float32", "float32, bfloat16 or float16 (halves memory on a GPU)")
     device: str = _setting("cpu", "cpu, cuda, cuda:1, ...")
     window: float = _setting(
-        240.0, "seconds per call for long recordings (capped at num_labels x 80 ms)"
+        180.0, "seconds of audio per call at most; longer recordings are cut at pauses"
     )
-    window_margin: float = _setting(2.0, "seconds: words ending this close to a window's end wait")
-    max_units_per_second: float = _setting(8.0, "units passed per second of a window")
+    overlap: float = _setting(1.0, "seconds a piece's call reaches into its neighbours")
+    flag_gap: float = _setting(10.0, "seconds with no word that are flagged as a gap")
 
     def __post_init__(self) -> None:
         if isinstance(self.decodings, str):
@@ -61,6 +64,11 @@ class AlignerSettings:
             raise ValueError(f"aligner.dtype must be one of {DTYPES}, not {self.dtype!r}")
         if self.batch_size < 1:
             raise ValueError(f"aligner.batch_size must be at least 1, not {self.batch_size}")
+        if self.window <= 0 or self.overlap < 0 or self.flag_gap <= 0:
+            raise ValueError(
+                "aligner.window and aligner.flag_gap must be positive and aligner.overlap "
+                f"not negative, not {self.window}, {self.flag_gap}, {self.overlap}"
+            )
 
     @classmethod
     def from_config(cls, cfg) -> AlignerSettings:
@@ -97,91 +105,11 @@ class AlignerSettings:
         return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
 
 
-@dataclass
-class Window:
-    start: float  # seconds into the recording
-    first: int  # first unit aligned in this window
-    kept: int  # units kept from this window
-
-
-@dataclass
-class Alignment:
-    """One utterance aligned with one or more decodings (absolute times)."""
-
-    decoded: dict[str, Decoded]
-    windows: list[Window] = field(default_factory=list)
-
-
-def stitch(parts: list[tuple[Window, Decoded]]) -> Decoded:
-    """Concatenate the kept slots of each window, shifted to absolute time."""
-    times, conf, changed = [], [], []
-    for window, dec in parts:
-        n = 2 * window.kept
-        times.append(dec.times[:n] + window.start)
-        conf.append(dec.confidence[:n] if dec.confidence is not None else np.ones(n))
-        changed.append(dec.changed[:n] if dec.changed is not None else np.zeros(n, dtype=bool))
-    changed_all = np.concatenate(changed)
-    return Decoded(
-        times=np.maximum.accumulate(np.concatenate(times)),
-        repaired=int(changed_all.sum()),
-        confidence=np.concatenate(conf),
-        changed=changed_all,
-    )
-
-
-def windowed_alignment(
-    duration: float,
-    n_units: int,
-    align_window: Callable[[float, float, int, int], dict[str, Decoded]],
-    window_s: float,
-    margin_s: float,
-    max_units_per_s: float,
-    primary: str = "argmax",
-) -> Alignment:
-    """Align a recording window by window; `align_window(start, end, first, count)` aligns
-    units [first, first + count) against audio [start, end) and returns times relative to
-    `start` per decoding.
-
-    A window ends at most `window_s` after its start; of its units, the leading ones that
-    end before `end - margin_s` are kept (at least one, so every window makes progress),
-    and the next window starts where the last kept unit ends. The window that reaches the
-    end of the recording keeps everything. At most `max_units_per_s` x window units are
-    passed per window (faster speech than that would not fit anyway).
-    """
-    margin = min(margin_s, window_s / 4)
-    start, first = 0.0, 0
-    parts: dict[str, list[tuple[Window, Decoded]]] = {}
-    windows: list[Window] = []
-    while first < n_units:
-        end = min(duration, start + window_s)
-        final = end >= duration - 1e-6
-        remaining = n_units - first
-        count = (
-            remaining
-            if final
-            else min(remaining, max(1, math.ceil(max_units_per_s * (end - start))))
-        )
-        out = align_window(start, end, first, count)
-        spans = out[primary].spans
-        if final:
-            kept = count
-        else:
-            inside = spans[:, 1] <= (end - start) - margin
-            kept = max(1, int(np.argmin(inside)) if not inside.all() else count)
-        window = Window(start, first, kept)
-        windows.append(window)
-        for name, dec in out.items():
-            parts.setdefault(name, []).append((window, dec))
-        start = max(start, start + float(spans[kept - 1, 1]))
-        first += kept
-    return Alignment({name: stitch(p) for name, p in parts.items()}, windows)
-
-
 class Aligner:
     """A loaded model + processor that aligns batches of (audio, units) with chosen decodings.
 
-    Recordings longer than the window (capped at what the classes can express) go through
-    `windowed_alignment`; the rest are batched as they come.
+    A recording that fits one window is aligned in one call, batched with the others; a
+    longer one is cut into pieces, each aligned with its own words (long.py, pieces.py).
     """
 
     def __init__(self, model: torch.nn.Module, processor, settings: AlignerSettings | None = None):
@@ -228,33 +156,61 @@ class Aligner:
     def decode_all(self, logits: torch.Tensor) -> dict[str, Decoded]:
         return {name: decode(logits, self.class_ms, name) for name in self.decodings}
 
-    def align(self, audios: list[np.ndarray], unit_lists: list[list[str]]) -> list[Alignment]:
-        """Align a batch: short items in one forward pass, long ones window by window."""
+    def run_pieces(self, batch: list[tuple[Piece, np.ndarray, list[str]]]) -> list[dict]:
+        """One forward pass over a batch of pieces; times relative to each piece's start."""
+        rows = self.slot_logits([audio for _, audio, _ in batch], [u for _, _, u in batch])
+        return [self.decode_all(row) for row in rows]
+
+    def align(
+        self, audios: list[np.ndarray], unit_lists: list[list[str]], names: list[str] | None = None
+    ) -> list[Alignment]:
+        """Align a batch: recordings within one window in one forward pass, longer ones piece
+        by piece (a progress bar each, named by `names`)."""
         results: list[Alignment | None] = [None] * len(audios)
         short = [i for i, a in enumerate(audios) if len(a) / SAMPLE_RATE <= self.window_s]
         if short:
             rows = self.slot_logits([audios[i] for i in short], [unit_lists[i] for i in short])
             for i, row in zip(short, rows, strict=True):
-                results[i] = Alignment(self.decode_all(row), [Window(0.0, 0, len(unit_lists[i]))])
+                results[i] = self._whole(row, len(audios[i]) / SAMPLE_RATE)
         for i, audio in enumerate(audios):
             if results[i] is None:
-                results[i] = self.align_long(audio, unit_lists[i])
-            for dec in results[i].decoded.values():  # no word ends past the audio
-                np.minimum(dec.times, len(audio) / SAMPLE_RATE, out=dec.times)
+                name = names[i] if names else f"recording {i + 1}"
+                results[i] = self.align_long(ArrayAudio(audio), unit_lists[i], name)
         return results  # type: ignore[return-value]
 
-    def align_long(self, audio: np.ndarray, units: list[str]) -> Alignment:
-        def align_window(start: float, end: float, first: int, count: int) -> dict[str, Decoded]:
-            piece = audio[int(round(start * SAMPLE_RATE)) : int(round(end * SAMPLE_RATE))]
-            (row,) = self.slot_logits([piece], [units[first : first + count]])
-            return self.decode_all(row)
+    def align_file(
+        self, path: str | Path, units: list[str], channel: int | None = None
+    ) -> Alignment:
+        """Align one file; a long one is read in blocks and pieces, never decoded whole."""
+        source = FileAudio(path, channel)
+        if source.duration <= self.window_s:
+            (row,) = self.slot_logits([source.read(0.0, source.duration)], [units])
+            return self._whole(row, source.duration)
+        return self.align_long(source, units, Path(path).name)
 
-        return windowed_alignment(
-            len(audio) / SAMPLE_RATE,
-            len(units),
-            align_window,
+    def align_long(
+        self, source: ArrayAudio | FileAudio, units: list[str], name: str = ""
+    ) -> Alignment:
+        result = align_long(
+            source,
+            units,
+            self.run_pieces,
             self.window_s,
-            self.settings.window_margin,
-            self.settings.max_units_per_second,
-            primary=self.decodings[0],
+            self.settings.overlap,
+            self.settings.flag_gap,
+            self.settings.batch_size,
+            desc=f"aligning {name}",
         )
+        for dec in result.decoded.values():  # no word ends past the audio
+            np.minimum(dec.times, source.duration, out=dec.times)
+        return result
+
+    def _whole(self, row: torch.Tensor, duration: float) -> Alignment:
+        decoded = self.decode_all(row)
+        n = row.shape[0] // 2
+        for dec in decoded.values():  # no word ends past the audio
+            np.minimum(dec.times, duration, out=dec.times)
+        spans = next(iter(decoded.values())).spans
+        piece = Piece(0.0, duration, list(range(n)))
+        gaps = find_gaps(spans, np.ones(n, bool), duration, self.settings.flag_gap)
+        return Alignment(decoded, [piece], gaps)

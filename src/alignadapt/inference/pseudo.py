@@ -29,7 +29,7 @@ from ..data.audio import SAMPLE_RATE, load_audio
 from ..data.manifest import ManifestError, index_manifest, read_at, to_record, write_jsonl
 from ..model.prompt import split_units
 from ..tasks import TaskResult
-from .aligner import Aligner, AlignerSettings
+from .aligner import Aligner, AlignerSettings, Gap
 from .batching import length_sorted_batches, recording_seconds
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,17 @@ log = logging.getLogger(__name__)
 def word_confidence(slot_confidence: np.ndarray) -> np.ndarray:
     """A word is as sure as its less sure boundary."""
     return np.asarray(slot_confidence).reshape(-1, 2).min(axis=1)
+
+
+def gap_record(gap: Gap) -> dict:
+    """A gap as JSON: kind, time range (s) and the units concerned."""
+    return {
+        "kind": gap.kind,
+        "start": round(gap.start, 3),
+        "end": round(gap.end, 3),
+        "first_unit": gap.first,
+        "units": gap.count,
+    }
 
 
 def line_numbers(manifest: Path) -> list[tuple[int, int]]:
@@ -139,7 +150,8 @@ class PseudoLabeller(L.LightningModule):
                 "decoding": decoding,
                 "confidence": line_conf,
                 "low_confidence": line_conf < self.min_confidence,
-                "windows": len(result.windows),
+                "pieces": len(result.pieces),
+                "gaps": [gap_record(g) for g in result.gaps],
             }
             out.append({"line": item["line"], "record": record})
         return sorted(out, key=lambda x: x["line"])

@@ -1,0 +1,123 @@
+"""Long-recording alignment: AAS against sentence by sentence, wall time and peak memory.
+
+    PYTHONPATH=src python bench/long_recordings.py --minutes 3                 # demo base
+    PYTHONPATH=src python bench/long_recordings.py --minutes 60 --stand-in     # pipeline only
+
+Builds a recording of held-out espeak-ng test sentences with pauses (tests/longform.py),
+writes it to a FLAC file, then aligns it from disk (`Aligner.align_file`: block-wise energy
+pass, piece-wise reads) in a fresh process, so the peak resident memory printed is that of
+aligning alone. `--stand-in` replaces the model with a call that spreads each piece's units
+evenly (no forward pass): it times and sizes everything around the model. Without it the
+demo base runs with `--window 6` (it was trained on single sentences: short calls), and the
+same sentences are also aligned one by one for the AAS comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory (VmHWM: reset at exec, unlike ru_maxrss, which a
+    child started from a big parent inherits)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def align_from_disk(args: argparse.Namespace) -> None:
+    """The measured part, in its own process: prints times and peak memory as JSON."""
+    from alignadapt.inference.aligner import Aligner, AlignerSettings
+    from alignadapt.model.decoding import Decoded
+
+    units = Path(args.align[1]).read_text().split()
+    settings = AlignerSettings(window=args.window, overlap=0.0)
+    aligner = Aligner.load(args.model, settings=settings)
+    if args.stand_in:
+
+        def spread(batch):
+            out = []
+            for _, audio, unit_list in batch:
+                edges = np.linspace(0, len(audio) / 16000, 2 * len(unit_list) + 1)[:-1]
+                n = len(edges)
+                out.append({"argmax": Decoded(edges, 0, np.ones(n), np.zeros(n, bool))})
+            return out
+
+        aligner.run_pieces = spread
+    loaded = peak_mib()
+    start = time.perf_counter()
+    result = aligner.align_file(args.align[0], units)
+    wall = time.perf_counter() - start
+    np.save(args.align[2], result.decoded["argmax"].times)
+    peak = peak_mib()
+    print(
+        json.dumps(
+            {"wall_s": wall, "loaded_mib": loaded, "peak_mib": peak, "pieces": len(result.pieces)}
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--model", default=str(ROOT / "models" / "demo-base"))
+    parser.add_argument("--window", type=float, default=6.0, help="demo base: short calls")
+    parser.add_argument("--stand-in", action="store_true", help="no model: the pipeline alone")
+    parser.add_argument("--align", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.align:
+        return align_from_disk(args)
+    sys.path.insert(0, str(ROOT))
+    from alignadapt.evaluation.metrics import slot_errors_ms
+    from alignadapt.inference.aligner import Aligner, AlignerSettings
+    from alignadapt.model.prompt import SAMPLE_RATE, split_units
+    from tests.longform import spoken_recording
+
+    rec = spoken_recording(args.minutes * 60)
+    aligner = Aligner.load(args.model, settings=AlignerSettings(window=args.window))
+    units = split_units(aligner.processor, rec.text, "English")
+    with tempfile.TemporaryDirectory() as tmp:
+        audio, text, times = Path(tmp) / "talk.flac", Path(tmp) / "units.txt", Path(tmp) / "t.npy"
+        sf.write(audio, rec.audio, SAMPLE_RATE, subtype="PCM_16")
+        text.write_text(" ".join(units))
+        command = [sys.executable, __file__, "--align", str(audio), str(text), str(times)]
+        command += ["--model", args.model, "--window", str(args.window)]
+        command += ["--stand-in"] if args.stand_in else []
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        stats = json.loads(done.stdout.strip().splitlines()[-1])
+        predicted = np.load(times)
+    hours = len(rec.audio) / SAMPLE_RATE / 3600
+    print(f"{args.minutes:g} min, {len(units)} units, {stats['pieces']} pieces")
+    print(
+        f"from disk: wall {stats['wall_s']:.1f} s ({stats['wall_s'] / hours / 60:.1f} min per "
+        f"hour of audio), peak RSS {stats['loaded_mib']:.0f} MiB with the model loaded, "
+        f"{stats['peak_mib']:.0f} MiB after aligning"
+    )
+    if args.stand_in:
+        return
+    long_aas = slot_errors_ms(predicted, rec.reference.ravel()).mean()
+    singles = aligner.align(rec.clips, [split_units(aligner.processor, t, None) for t in rec.texts])
+    one = np.concatenate(
+        [
+            slot_errors_ms(r.decoded["argmax"].times, s.ravel())
+            for r, s in zip(singles, rec.spans, strict=True)
+        ]
+    )
+    print(f"AAS: long {long_aas:.1f} ms, sentence by sentence {one.mean():.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

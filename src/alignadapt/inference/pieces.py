@@ -1,0 +1,375 @@
+"""Long recordings: where to cut, and which words each piece gets. No model is called here.
+
+A forced aligner places every unit it is given: handed more text than its audio holds, it
+squeezes the surplus in and moves the words around it. So the words of a piece cannot be
+found by asking the aligner (any answer depends on how it squeezes); they are decided first,
+from evidence the aligner does not shape, and each piece is then aligned with exactly its
+words.
+
+1. **Speech and pauses** (`speech_segments`): 10 ms frame energy (`audio.frame_rms`), read in
+   blocks so an hour costs a few MB. Frames well below the recording's loud level are quiet;
+   quiet runs of at least `MIN_PAUSE_S` are pauses, the rest are speech segments. A segment
+   longer than a piece can hold is split at its quietest frame.
+2. **Words to segments** (`assign_units`): one global dynamic programme over (segments, units)
+   gives every speech segment a contiguous run of units whose expected duration (characters x
+   the recording's speaking rate, as the naive baseline assumes) best matches the segment's
+   length. Because it is global, an error does not carry on along the hour: every pause
+   re-anchors the text. Two more moves make mismatch a finding instead of a squeeze: a run of
+   units may take no audio (words not spoken), and a segment may take no units (music, another
+   speaker); each costs in proportion to its length, so the programme takes them only when
+   forcing the text in would distort durations more.
+3. **Pieces** (`assign`, `plan_pieces`): consecutive segments are grouped into pieces of at
+   most a window of audio, cut in the longest pause of the last half of what fits.
+4. **The words next to a cut** are settled by the aligner (`long.refine_cuts`): durations pin
+   a cut's text only to a word or so (the speaking rate varies from sentence to sentence), so
+   the two segments around each cut are aligned alone with each split of their units, and the
+   split whose word spans fit the energy best wins (`Assignment.misfit`). This asks the aligner
+   to compare texts, never to find a boundary in surplus text.
+5. A piece's call hears its segments with a pad of pause, and, when `overlap` > 0, `overlap`
+   seconds of each neighbour's speech next to the cut (the pause in between shortened to two
+   pads) with the neighbour's units estimated to lie there; their times are discarded.
+
+The same rule (cut in pauses, each piece with exactly its own words, at most a window long)
+is what the datamodule applies to labelled recordings (`data.sampling.plan_segments`), where
+the reference times say which words lie where and no estimate is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data.audio import frame_rms
+from ..model.prompt import SAMPLE_RATE
+
+FRAME_S = 0.01  # energy frames
+MIN_PAUSE_S = 0.2  # a quieter run at least this long is a pause (stop closures are shorter)
+QUIET_DB = 35.0  # quiet: this far below the recording's loud level (95th percentile frame)
+MIN_MISSING_S = 1.0  # words not spoken: only a run expected to last this long is believed
+SKIP_COST = 0.5  # per expected second of text given no audio
+EMPTY_COST = 0.5  # per second of speech given no text
+SLACK_S = 0.25  # seconds added to both durations before their log-ratio (short segments)
+PAD_S = 0.3  # seconds of pause kept next to speech in a call (the demo corpus pads 0.15-0.4)
+
+
+@dataclass
+class Piece:
+    """One aligner call: audio [start, end) s, its own units (indices into the transcript's),
+    and the overlap units before (`lead`) and after (`trail`) whose times are discarded."""
+
+    start: float
+    end: float
+    own: list[int]
+    lead: list[int] = field(default_factory=list)
+    trail: list[int] = field(default_factory=list)
+    stretches: list[tuple[float, float]] = field(default_factory=list)  # the call's audio, in
+    # order; more than one where a long pause was left out (default: [start, end])
+
+    def __post_init__(self) -> None:
+        self.stretches = self.stretches or [(self.start, self.end)]
+
+    @property
+    def units(self) -> list[int]:
+        return [*self.lead, *self.own, *self.trail]
+
+
+@dataclass
+class Plan:
+    pieces: list[Piece]
+    missing: list[tuple[int, int]]  # (first unit, count) runs judged not spoken
+    segments: np.ndarray  # (m, 2) speech segments, seconds
+
+
+def frame_levels_db(blocks: Iterable[np.ndarray]) -> np.ndarray:
+    """dB level of every 10 ms frame of a recording given as consecutive 16 kHz blocks."""
+    frame = int(FRAME_S * SAMPLE_RATE)
+    levels, carry = [], np.zeros(0, np.float32)
+    for block in blocks:
+        data = np.concatenate([carry, block]) if len(carry) else block
+        n = len(data) // frame * frame
+        if n:
+            levels.append(20 * np.log10(np.maximum(frame_rms(data[:n], frame), 1e-5)))
+        carry = data[n:]
+    return np.concatenate(levels).astype(np.float32) if levels else np.zeros(0, np.float32)
+
+
+def voice_threshold(levels_db: np.ndarray) -> float:
+    """dB above which a frame is speech (or other sound): QUIET_DB under the loud level, or
+    a third of the way up from the noise floor in a noisy recording."""
+    if len(levels_db) == 0:
+        return 0.0
+    loud = float(np.percentile(levels_db, 95))
+    floor = float(np.percentile(levels_db, 5))
+    return max(loud - QUIET_DB, floor + 0.3 * (loud - floor))
+
+
+def speech_segments(levels_db: np.ndarray, max_len: float) -> np.ndarray:
+    """(start, end) seconds of every speech run between pauses, none longer than `max_len`."""
+    if len(levels_db) == 0:
+        return np.zeros((0, 2))
+    voiced = levels_db > voice_threshold(levels_db)
+    min_pause = int(round(MIN_PAUSE_S / FRAME_S))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], voiced.astype(np.int8), [0]])))
+    runs = edges.reshape(-1, 2)  # [first voiced frame, first quiet frame after)
+    merged: list[list[int]] = []
+    for a, b in runs:
+        if merged and a - merged[-1][1] < min_pause:
+            merged[-1][1] = b  # a short dip inside speech
+        else:
+            merged.append([int(a), int(b)])
+    limit = max(1, int(max_len / FRAME_S))
+    out: list[tuple[int, int]] = []
+    stack = merged[::-1]
+    while stack:
+        a, b = stack.pop()
+        if b - a <= limit:
+            out.append((a, b))
+            continue
+        lo, hi = a + (b - a) // 4, b - (b - a) // 4  # split near the middle, at the quietest
+        cut = lo + int(np.argmin(levels_db[lo:hi]))
+        stack += [(cut, b), (a, cut)]
+    return np.array(out, dtype=np.float64).reshape(-1, 2) * FRAME_S
+
+
+def _group_cost(d: float, expected: np.ndarray) -> np.ndarray:
+    """Mismatch between a segment of d s and units expected to last `expected` s."""
+    return np.log((d + SLACK_S) / (expected + SLACK_S)) ** 2 * (d + expected)
+
+
+def assign_units(
+    durations: np.ndarray, weights: np.ndarray, rate: float | None = None
+) -> np.ndarray:
+    """Segment index of every unit (-1: not spoken), by the dynamic programme of the module
+    docstring. `durations`: seconds of each speech segment; `weights`: characters per unit;
+    `rate`: seconds per character (default: total speech over total characters)."""
+    m, n = len(durations), len(weights)
+    seg_of = np.full(n, -1, dtype=np.int64)
+    if m == 0 or n == 0:
+        return seg_of
+    c = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
+    rate = rate or float(np.sum(durations)) / c[-1]
+    skip = SKIP_COST * rate * c  # cumulative cost of leaving units 1..i without audio
+    # a band around where the text should be at each segment (n x m would not fit an hour)
+    expect = np.searchsorted(c * rate, np.concatenate([[0.0], np.cumsum(durations)]))
+    band = n if n <= 3000 else max(1500, n // 4)
+    idx = np.arange(n + 1)
+    prev = skip.copy()  # row 0: no segment yet, units skipped
+    choices, sources, offsets = [], [], []
+    for j in range(1, m + 1):
+        d = float(durations[j - 1])
+        lo, hi = max(0, expect[j] - band), min(n, expect[j] + band)
+        base = prev[lo : hi + 1] + EMPTY_COST * d  # this segment takes no units
+        choice = np.zeros(hi - lo + 1, dtype=np.int32)
+        longest = (3 * d + 1.0) / rate  # characters a segment can plausibly hold
+        for k in range(1, hi + 1):
+            i = idx[max(lo, k) : hi + 1]
+            held = c[i] - c[i - k]
+            if held.min() > longest:
+                break
+            cand = prev[i - k] + _group_cost(d, rate * held)
+            better = cand < base[i - lo]
+            base[i - lo] = np.where(better, cand, base[i - lo])
+            choice[i - lo] = np.where(better, k, choice[i - lo])
+        # then units may be skipped after this segment: cur[i] = min_{i'<=i} base[i'] + skip
+        shifted = base - skip[lo : hi + 1]
+        running = np.minimum.accumulate(shifted)
+        source = np.maximum.accumulate(np.where(shifted <= running, np.arange(len(base)), 0))
+        cur = np.full(n + 1, np.inf)
+        cur[lo : hi + 1] = running + skip[lo : hi + 1]
+        prev = cur
+        choices.append(choice)
+        sources.append(source + lo)
+        offsets.append(lo)
+    i = n
+    for j in range(m, 0, -1):
+        src = int(sources[j - 1][i - offsets[j - 1]])
+        k = int(choices[j - 1][src - offsets[j - 1]])
+        seg_of[src - k : src] = j - 1
+        i = src - k
+    return seg_of
+
+
+def keep_short_skips(seg_of: np.ndarray, weights: np.ndarray, rate: float) -> np.ndarray:
+    """Give runs of unassigned units expected under MIN_MISSING_S back to a neighbour segment
+    (a short word the energy missed is not a missing sentence)."""
+    seg_of = seg_of.copy()
+    for first, count in runs_of(seg_of < 0):
+        if rate * weights[first : first + count].sum() >= MIN_MISSING_S:
+            continue
+        before, after = first - 1, first + count
+        if before >= 0:
+            seg_of[first : first + count] = seg_of[before]
+        elif after < len(seg_of):
+            seg_of[first : first + count] = seg_of[after]
+    return seg_of
+
+
+def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, count) of every run of True."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return [(int(a), int(b - a)) for a, b in edges.reshape(-1, 2)]
+
+
+def estimated_spans(segments: np.ndarray, seg_of: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each unit spread over its segment by characters (NaN for units not spoken)."""
+    spans = np.full((len(seg_of), 2), np.nan)
+    for j in np.unique(seg_of[seg_of >= 0]):
+        members = np.flatnonzero(seg_of == j)
+        w = weights[members]
+        edges = np.concatenate([[0.0], np.cumsum(w) / w.sum()])
+        start, end = segments[j]
+        spans[members, 0] = start + (end - start) * edges[:-1]
+        spans[members, 1] = start + (end - start) * edges[1:]
+    return spans
+
+
+@dataclass
+class Assignment:
+    """Speech segments, the segment of every unit (-1: not spoken) and the segments grouped
+    into pieces; `cuts()` are the places between groups where the aligner is consulted."""
+
+    segments: np.ndarray
+    seg_of: np.ndarray
+    groups: list[list[int]]
+    weights: np.ndarray
+    voiced: np.ndarray  # per 10 ms frame
+
+    def cuts(self) -> list[tuple[int, int]]:
+        """(last segment before, first segment after) of every cut whose units adjoin."""
+        out = []
+        for left, right in zip(self.groups, self.groups[1:], strict=False):
+            a, b = np.flatnonzero(self.seg_of == left[-1]), np.flatnonzero(self.seg_of == right[0])
+            if len(a) and len(b) and a[-1] + 1 == b[0]:
+                out.append((left[-1], right[0]))
+        return out
+
+    def moved(self, left: int, right: int, shift: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Units of the two segments of a cut with `shift` units moved right to left (> 0) or
+        left to right (< 0); None when a side would be left empty."""
+        a, b = np.flatnonzero(self.seg_of == left), np.flatnonzero(self.seg_of == right)
+        both = np.concatenate([a, b])
+        split = len(a) + shift
+        return (both[:split], both[split:]) if 0 < split < len(both) else None
+
+    def misfit(self, start: float, end: float, spans: np.ndarray) -> float:
+        """How badly word spans (relative to `start`) fit the energy of [start, end): seconds
+        of quiet inside words, of speech outside every word, 0.1 s per word under 30 ms."""
+        lo, hi = int(round(start / FRAME_S)), int(round(end / FRAME_S))
+        covered = np.zeros(max(hi - lo, 0), dtype=bool)
+        cost = 0.0
+        for s, e in spans:
+            a, b = int(s / FRAME_S), int(e / FRAME_S)
+            covered[a:b] = True
+            cost += (~self.voiced[lo + a : lo + b]).sum() * FRAME_S + 0.1 * (e - s < 0.03)
+        return cost + (self.voiced[lo:hi] & ~covered[: len(self.voiced[lo:hi])]).sum() * FRAME_S
+
+
+def segment_call(
+    segments: np.ndarray, j: int, duration: float, last: int | None = None
+) -> tuple[float, float]:
+    """The audio a call on segments j..last hears: with a pad of pause on each side (at most
+    PAD_S, at most half the pause, so no neighbour's speech gets in)."""
+    last = j if last is None else last
+    before = segments[j, 0] - (segments[j - 1, 1] if j > 0 else 0.0)
+    after = (segments[last + 1, 0] if last + 1 < len(segments) else duration) - segments[last, 1]
+    lo = segments[j, 0] - min(PAD_S, before / 2 if j > 0 else before)
+    hi = segments[last, 1] + min(PAD_S, after / 2 if last + 1 < len(segments) else after)
+    return max(0.0, lo), min(duration, hi)
+
+
+def assign(
+    levels_db: np.ndarray, units: Sequence[str], window: float, overlap: float
+) -> Assignment:
+    """Steps 1 and 2 of the module docstring and the grouping of step 3."""
+    overlap = min(overlap, window / 8)
+    body = window - 2 * (overlap + PAD_S)  # speech a piece may hold
+    threshold = voice_threshold(levels_db)
+    segments = speech_segments(levels_db, body)
+    weights = np.array([max(len(u), 1) for u in units], dtype=np.float64)
+    durations = segments[:, 1] - segments[:, 0]
+    seg_of = assign_units(durations, weights)
+    if (seg_of >= 0).any():  # speaking rate of what matched, then once more with it
+        held = np.array([weights[seg_of == j].sum() for j in range(len(segments))])
+        rate = float(durations[held > 0].sum() / held.sum())
+        seg_of = keep_short_skips(assign_units(durations, weights, rate), weights, rate)
+    texted = [j for j in range(len(segments)) if (seg_of == j).any()]
+    groups: list[list[int]] = []
+    a = 0
+    while a < len(texted):
+        start = segments[texted[a], 0]
+        last = a
+        while last + 1 < len(texted) and segments[texted[last + 1], 1] - start <= body:
+            last += 1
+        if last < len(texted) - 1 and last > a:  # the longest pause in the last half
+            span = segments[texted[last], 1] - start
+            late = [b for b in range(a, last + 1) if segments[texted[b], 1] - start >= span / 2]
+            last = max(late, key=lambda b: segments[texted[b + 1], 0] - segments[texted[b], 1])
+        groups.append(texted[a : last + 1])
+        a = last + 1
+    return Assignment(segments, seg_of, groups, weights, levels_db > threshold)
+
+
+def plan_pieces(assignment: Assignment, duration: float, overlap: float, window: float) -> Plan:
+    """Step 3: one piece per group, each with its own units and the overlap of its call."""
+    overlap = min(overlap, window / 8)
+    segments, seg_of = assignment.segments, assignment.seg_of
+    spans = estimated_spans(segments, seg_of, assignment.weights)
+    pieces = []
+    for g, group in enumerate(assignment.groups):
+        own = np.flatnonzero(np.isin(seg_of, group))
+        if not len(own):  # every unit moved to a neighbour
+            continue
+        prev_end = segments[assignment.groups[g - 1][-1], 1] if g > 0 else None
+        last = g + 1 == len(assignment.groups)
+        next_start = None if last else segments[assignment.groups[g + 1][0], 0]
+        pieces.append(
+            _piece(
+                segments,
+                group[0],
+                group[-1],
+                own,
+                prev_end,
+                next_start,
+                spans,
+                seg_of,
+                overlap,
+                duration,
+            )
+        )
+    return Plan(pieces, runs_of(seg_of < 0), segments)
+
+
+def _piece(
+    segments, first_seg, last_seg, own, prev_end, next_start, spans, seg_of, overlap, duration
+) -> Piece:
+    """A piece's call: its segments with a pad of pause, and `overlap` s of the neighbours'
+    speech next to it (a long pause in between is left out of the call: spliced)."""
+    stretches = [segment_call(segments, first_seg, duration, last_seg)]
+    if prev_end is not None and overlap > 0:
+        lead = (max(0.0, prev_end - overlap), prev_end + PAD_S)
+        stretches.insert(0, lead)
+    if next_start is not None and overlap > 0:
+        stretches.append((next_start - PAD_S, min(duration, next_start + overlap)))
+    merged: list[tuple[float, float]] = []
+    for lo, hi in stretches:  # neighbours closer than the pads: one contiguous stretch
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    spoken = seg_of >= 0
+    index = np.arange(len(seg_of))
+    lo, hi = merged[0][0], merged[-1][1]
+    lead = np.flatnonzero((index < own[0]) & spoken & (spans[:, 1] > lo))
+    trail = np.flatnonzero((index > own[-1]) & spoken & (spans[:, 0] < hi))
+    return Piece(lo, hi, own.tolist(), lead.tolist(), trail.tolist(), merged)
+
+
+def to_recording(times: np.ndarray, stretches: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Times in a call's (spliced) audio to times in the recording."""
+    lengths = np.array([b - a for a, b in stretches])
+    call_starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
+    which = np.clip(np.searchsorted(call_starts, times, side="right") - 1, 0, len(stretches) - 1)
+    origins = np.array([a for a, _ in stretches])
+    return origins[which] + np.minimum(times - call_starts[which], lengths[which])

@@ -1,0 +1,237 @@
+"""Long recordings: each piece aligned with exactly its own words, mismatch flagged.
+
+A stand-in aligner that squeezes (as a real forced aligner does: every unit it is given is
+placed in its audio, so text that is not there compresses the words that are) sees the old
+failure: windows handed a surplus of text come out wrong, pieces with their own words do not.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from alignadapt.data.audio import SAMPLE_RATE, load_audio, read_blocks
+from alignadapt.evaluation.metrics import slot_errors_ms
+from alignadapt.inference.aligner import Aligner, AlignerSettings
+from alignadapt.inference.long import (
+    AUDIO_WITHOUT_WORDS,
+    WORDS_NOT_IN_AUDIO,
+    ArrayAudio,
+    FileAudio,
+    align_long,
+)
+from alignadapt.model.decoding import Decoded
+from alignadapt.model.prompt import split_units
+from alignadapt.model.reference import load_for_inference
+
+CHAR_S = 0.05  # the stand-in world: a unit of k characters lasts k x 50 ms
+
+
+def talk(minutes: float, seed: int = 0) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Noise bursts for words (short gaps inside sentences, 0.4-1.2 s between them)."""
+    rng = np.random.default_rng(seed)
+    t, spans, units = 0.5, [], []
+    while t < minutes * 60 - 5:
+        for _ in range(rng.integers(5, 15)):
+            chars = int(rng.integers(2, 10))
+            spans.append((t, t + chars * CHAR_S))
+            units.append("a" * chars)
+            t += chars * CHAR_S + rng.uniform(0.02, 0.12)
+        t += rng.uniform(0.4, 1.2)
+    audio = np.zeros(int((t + 1) * SAMPLE_RATE), np.float32)
+    for s, e in spans:
+        a, b = int(s * SAMPLE_RATE), int(e * SAMPLE_RATE)
+        audio[a:b] = rng.standard_normal(b - a) * 0.2
+    return audio, units, np.array(spans)
+
+
+def squeezing(truth: np.ndarray):
+    """An aligner exact when its text is in its audio; text beyond the audio's ends takes its
+    share of the audio, compressing every word (an affine squeeze of the whole call)."""
+
+    def place(start: float, end: float, idx: list[int]) -> np.ndarray:
+        t = truth[idx]
+        lo, hi = min(start, t.min()), max(end, t.max())
+        return (t - lo) / (hi - lo) * (end - start)
+
+    def run(batch):
+        out = []
+        for piece, audio, _ in batch:
+            assert len(piece.stretches) == 1  # no splicing with overlap=0
+            rel = place(piece.start, piece.start + len(audio) / SAMPLE_RATE, piece.units)
+            n = len(piece.units)
+            out.append({"argmax": Decoded(rel.ravel(), 0, np.ones(2 * n), np.zeros(2 * n, bool))})
+        return out
+
+    return place, run
+
+
+def old_windowing(place, duration: float, n: int, window=240.0, margin=2.0, per_s=8.0):
+    """What alignadapt did before: up to 8 units a second of window, keep what ends before
+    the margin, start the next window at the last kept word (kept here to show it fails)."""
+    start, first, times = 0.0, 0, []
+    while first < n:
+        end = min(duration, start + window)
+        count = n - first if end >= duration else min(n - first, math.ceil(per_s * (end - start)))
+        spans = place(start, end, list(range(first, first + count)))
+        inside = spans[:, 1] <= (end - start) - margin
+        kept = count if end >= duration or inside.all() else max(1, int(np.argmin(inside)))
+        times.append(spans[:kept] + start)
+        start, first = start + spans[kept - 1, 1], first + kept
+    return np.concatenate(times)
+
+
+def test_a_squeezing_aligner_breaks_the_old_windows_but_not_the_pieces():
+    audio, units, truth = talk(7)
+    place, run = squeezing(truth)
+    old = old_windowing(place, len(audio) / SAMPLE_RATE, len(units))
+    assert np.abs(old - truth).mean() > 5.0  # seconds: the surplus text moved every word
+    result = align_long(ArrayAudio(audio), units, run, 180.0, 0.0, 10.0)
+    spans = result.decoded["argmax"].spans
+    assert np.abs(spans - truth).max() < 0.02  # every word where it was said (10 ms frames)
+    assert len(result.pieces) >= 3 and result.gaps == []
+    assert all(p.end - p.start <= 180.0 for p in result.pieces)
+    owned = sorted(i for p in result.pieces for i in p.own)
+    assert owned == list(range(len(units)))  # each unit in exactly one piece
+
+
+def test_audio_without_words_is_flagged_and_the_words_still_align():
+    audio, units, truth = talk(4, seed=1)
+    # 30 s of room noise after the last word (loud sound with no words: a known gap, see the
+    # README; the speaking rate absorbs it as it absorbs an unspoken sentence)
+    rng = np.random.default_rng(2)
+    noise = (rng.standard_normal(30 * SAMPLE_RATE) * 0.002).astype(np.float32)
+    audio = np.concatenate([audio, noise])
+    _, run = squeezing(truth)
+    result = align_long(ArrayAudio(audio), units, run, 60.0, 0.0, 10.0)
+    assert np.abs(result.decoded["argmax"].spans - truth).max() < 0.02
+    (gap,) = result.gaps
+    assert (gap.kind, gap.first, gap.count) == (AUDIO_WITHOUT_WORDS, len(units), 0)
+    assert gap.start == pytest.approx(truth[-1, 1])
+    assert gap.end == pytest.approx(len(audio) / SAMPLE_RATE)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the duration programme spreads an unspoken sentence over its "
+    "neighbours (the speaking rate absorbs it) instead of leaving it out",
+)
+def test_an_unspoken_sentence_is_flagged_and_left_out_of_every_call():
+    audio, units, truth = talk(4, seed=1)
+    middle = len(units) // 2
+    while truth[middle, 0] - truth[middle - 1, 1] < 0.4:  # the start of a sentence
+        middle += 1
+    extra = ["b" * 8] * 6  # 2.4 s of text nobody says
+    with_extra = units[:middle] + extra + units[middle:]
+    index = [*range(middle), *[-1] * len(extra), *range(middle, len(units))]
+    place, _ = squeezing(truth)
+
+    def run(batch):
+        out = []
+        for piece, clip, _ in batch:
+            idx = [index[i] for i in piece.units]
+            assert -1 not in idx, "a call was given the unspoken sentence"
+            rel = place(piece.start, piece.start + len(clip) / SAMPLE_RATE, idx)
+            n = len(idx)
+            out.append({"argmax": Decoded(rel.ravel(), 0, np.ones(2 * n), np.zeros(2 * n, bool))})
+        return out
+
+    result = align_long(ArrayAudio(audio), with_extra, run, 60.0, 0.0, 10.0)
+    spoken = np.array(index) >= 0
+    assert np.abs(result.decoded["argmax"].spans[spoken] - truth).max() < 0.02
+    (gap,) = result.gaps
+    assert (gap.kind, gap.first, gap.count) == (WORDS_NOT_IN_AUDIO, middle, 6)
+    assert (gap.start, gap.end) == pytest.approx((truth[middle - 1, 1], truth[middle, 0]))
+
+
+def test_blocks_read_the_file_as_a_whole_read_does(tmp_path):
+    rng = np.random.default_rng(0)
+    data = (rng.standard_normal((150 * 8000, 2)) * 0.1).astype(np.float32)
+    path = tmp_path / "long.flac"
+    sf.write(path, data, 8000)
+    blocks = list(read_blocks(path, seconds=60.0, channel=1))
+    assert [len(b) for b in blocks] == [960_000, 960_000, 480_000]
+    whole = load_audio(path, channel=1)
+    joined = np.concatenate(blocks)
+    inner = np.ones(len(whole), bool)
+    for edge in (960_000, 1_920_000):  # each block is resampled alone: its edges differ a little
+        inner[edge - 64 : edge + 64] = False
+    np.testing.assert_allclose(joined[inner], whole[inner], atol=2e-3)
+    with pytest.raises(ValueError, match="long.flac: has 2 channel"):
+        next(read_blocks(path, channel=2))
+
+
+def test_a_long_file_is_aligned_from_disk_like_the_same_audio_in_memory(tiny_dir, tmp_path):
+    model, proc = load_for_inference(tiny_dir)
+    aligner = Aligner(model, proc, AlignerSettings(decodings=["argmax", "subclass"]))
+    assert aligner.window_s == pytest.approx(199 * 0.08)  # capped: 200 classes of 80 ms
+    audio, units, _ = talk(1.0, seed=3)
+    units = ["the", "patient", "presents"] * (len(units) // 3)
+    path = tmp_path / "talk.wav"
+    sf.write(path, audio, SAMPLE_RATE, subtype="FLOAT")
+    from_disk = aligner.align_file(path, units)
+    (in_memory,) = aligner.align([audio], [units])
+    assert len(from_disk.pieces) == len(in_memory.pieces) > 3
+    for name in ("argmax", "subclass"):
+        a, b = from_disk.decoded[name], in_memory.decoded[name]
+        assert a.times.shape == (2 * len(units),)
+        assert np.all(np.diff(a.times) >= 0)
+        np.testing.assert_allclose(a.times, b.times)
+    assert FileAudio(path).duration == pytest.approx(len(audio) / SAMPLE_RATE)
+
+
+DEMO_BASE = Path(__file__).resolve().parents[1] / "models" / "demo-base"
+# measured: 153.8 ms long against 55.2 ms sentence by sentence (2.8x); issue 12 asks for 1.15x,
+# which this method does not reach yet (README, "Long recordings"): this guards what it does
+LONG_LIMIT = 3.5
+
+
+@pytest.mark.slow
+def test_the_demo_base_aligns_three_minutes_of_test_sentences(tmp_path_factory):
+    """3 minutes of held-out espeak-ng sentences with pauses, aligned as one recording and
+    sentence by sentence with the shipped demo base (short calls: it saw single sentences).
+    Slow: about 2,000 short calls (the cuts are settled by the aligner), minutes on 2 cores."""
+    from .longform import spoken_recording
+
+    rec = spoken_recording(180.0)
+    aligner = Aligner.load(DEMO_BASE, settings=AlignerSettings(window=6.0, overlap=0.0))
+    units = split_units(aligner.processor, rec.text, "English")
+    (long,) = aligner.align([rec.audio], [units])
+    long_aas = slot_errors_ms(long.decoded["argmax"].times, rec.reference.ravel()).mean()
+    singles = aligner.align(rec.clips, [split_units(aligner.processor, t, None) for t in rec.texts])
+    one_aas = np.concatenate(
+        [
+            slot_errors_ms(r.decoded["argmax"].times, s.ravel())
+            for r, s in zip(singles, rec.spans, strict=True)
+        ]
+    ).mean()
+    assert 40 < one_aas < 70  # the demo base's own accuracy on these sentences (55.2 measured)
+    assert long_aas < LONG_LIMIT * one_aas, (long_aas, one_aas)
+
+
+def test_align_lists_the_gaps_of_a_long_file_in_its_json(tiny_dir, tmp_path):
+    """`alignadapt align` on a recording longer than a call: read from disk piece by piece,
+    and the 20 s of silence at its end comes back as a gap with its time range."""
+    import json
+
+    from alignadapt.cli import main
+
+    audio, units, truth = talk(0.75, seed=4)
+    audio = np.concatenate([audio, np.zeros(20 * SAMPLE_RATE, np.float32)])
+    path = tmp_path / "talk.wav"
+    sf.write(path, audio, SAMPLE_RATE, subtype="FLOAT")
+    text = " ".join(["the", "patient", "presents"] * (len(units) // 3))
+    out = tmp_path / "talk.json"
+    args = ["align", "--model", str(tiny_dir), str(path), text, "--out", str(out)]
+    assert main([*args, "--flag-gap", "15"]) == 0
+    written = json.loads(out.read_text())
+    assert len(written["words"]) == len(units) // 3 * 3
+    (gap,) = written["gaps"]
+    assert gap["kind"] == AUDIO_WITHOUT_WORDS
+    assert gap["end"] == pytest.approx(len(audio) / SAMPLE_RATE, abs=1e-3)
+    assert gap["end"] - gap["start"] > 15
+    assert any(f.startswith(AUDIO_WITHOUT_WORDS) for f in written["flags"])
