@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from alignadapt.demo.broad import TEST_VARIANTS
+
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="needs the espeak-ng Debian package"
 )
@@ -22,19 +24,25 @@ def frame_db(audio: np.ndarray, rate: int) -> np.ndarray:
     return 20 * np.log10(rms / rms.max())
 
 
-@pytest.mark.parametrize("kind", ["general", "domain"])
-def test_demo_times_agree_with_the_audio(tmp_path, kind):
-    from alignadapt.demo.corpus import write_split
+@pytest.mark.parametrize(
+    ("language", "grammar"), [("en", None), ("en", "en_domain"), ("fr", None), ("zh", None)]
+)
+def test_demo_times_agree_with_the_audio(tmp_path, language, grammar):
+    from alignadapt.demo.degrade import CLEAN
+    from alignadapt.demo.testsets import Split, write_split
 
-    manifest = write_split(tmp_path, f"{kind}_probe", 12, kind, seed=3, progress=False)
+    split = Split("probe", 4, language, grammar, "test", (2.0, 6.0), CLEAN)
+    manifest = write_split(tmp_path, split, seed=3, progress=False)
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
-    assert len(lines) == 12
+    assert len(lines) == 4
     for line in lines:
         audio, rate = sf.read(tmp_path / line["audio_path"], dtype="float32")
-        assert rate == 16000
+        assert rate == 16000 and abs(len(audio) / rate - line["duration"]) < 1e-3
+        assert line["duration"] <= 6.0
         db = frame_db(audio, rate)
         words = line["words"]
-        assert [w["word"] for w in words] == line["text"].split()
+        units = list(line["text"]) if language == "zh" else line["text"].split()
+        assert [w["word"] for w in words] == units
         first, last = words[0]["start"], words[-1]["end"]
         before = db[: int(first * 100) - 1]
         after = db[int(np.ceil(last * 100)) + 1 :]
@@ -46,6 +54,7 @@ def test_demo_times_agree_with_the_audio(tmp_path, kind):
         assert onset > before.max() + 6 and onset > -35, (line["audio_path"], onset, before.max())
         for a, b in zip(words, words[1:], strict=False):  # ordered, non-overlapping, non-empty
             assert a["start"] < a["end"] <= b["start"] + 1e-6
+            assert db[int(a["start"] * 100) : int(np.ceil(a["end"] * 100))].max() > -30
 
 
 def test_demo_base_loads_through_the_normal_model_path():
@@ -66,7 +75,7 @@ def test_demo_data_command_makes_every_split(tmp_path):
     from alignadapt.cli import main
 
     args = [str(tmp_path), "--domain-train", "2", "--domain-val", "1", "--domain-test", "1"]
-    args += ["--general-test", "1", "--general-replay", "1"]
+    args += ["--general-test", "1", "--general-replay", "1", "--quiet"]
     assert main(["demo-data", *args]) == 0
     made = sorted(p.name for p in tmp_path.glob("*.jsonl"))
     assert made == [
@@ -76,3 +85,21 @@ def test_demo_data_command_makes_every_split(tmp_path):
         "general_replay.jsonl",
         "general_test.jsonl",
     ]
+    train = [json.loads(x) for x in (tmp_path / "domain_train.jsonl").read_text().splitlines()]
+    test = [json.loads(x) for x in (tmp_path / "domain_test.jsonl").read_text().splitlines()]
+    assert "+" not in train[0]["voice"] or train[0]["voice"].split("+")[1] not in TEST_VARIANTS
+    assert test[0]["voice"].split("+")[1] in TEST_VARIANTS  # tested on voices never trained on
+    before = (tmp_path / "domain_train.jsonl").read_bytes()
+    assert main(["demo-data", *args]) == 0  # made once and kept
+    assert (tmp_path / "domain_train.jsonl").read_bytes() == before
+
+
+def test_generalisation_tests_cover_every_language_and_bucket():
+    from alignadapt.demo.testsets import test_splits
+
+    splits = test_splits(per_cell=3, long_count=1)
+    names = {s.name for s in splits}
+    assert len(names) == 21 and "tests/zh_20-30s" in names and "tests/long_en" in names
+    assert all(s.side == "test" for s in splits)
+    long = next(s for s in splits if s.name == "tests/long_en")
+    assert long.seconds == (180.0, 600.0)

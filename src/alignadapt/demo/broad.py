@@ -190,9 +190,12 @@ def make_utterance(
     voice = voice or voice_for(language, split, rng)
     rate = int(rng.integers(RATE_WPM[0], RATE_WPM[1] + 1))
     pitch, pitch_range = int(rng.integers(15, 86)), int(rng.integers(10, 91))
-    texts = sentences(grammar or language, rng, split)
     lead = float(rng.uniform(0.05, 0.5))
     tail = float(rng.uniform(0.05, 0.5))
+    # own streams for what depends on the audio's length: `rng` advances by the same amount
+    # for every utterance, so the next one does not depend on how long this one came out
+    text_rng, pause_rng, condition_rng = rng.spawn(3)
+    texts = sentences(grammar or language, text_rng, split)
     pieces = [np.zeros(int(lead * SAMPLE_RATE), np.float32)]
     words: list[tuple[str, float, float]] = []
     spoken: list[str] = []
@@ -232,13 +235,15 @@ def make_utterance(
         t += len(audio) / SAMPLE_RATE
         if len(syn_words) < len(syn.words):
             break
-        pause = float(rng.uniform(0.1, 1.0))
+        pause = float(pause_rng.uniform(0.1, 1.0))
         if t + pause >= target_s - tail:
             break
         pieces.append(np.zeros(int(pause * SAMPLE_RATE), np.float32))
         t += int(pause * SAMPLE_RATE) / SAMPLE_RATE
     pieces.append(np.zeros(int(tail * SAMPLE_RATE), np.float32))
-    audio, applied = degrade(np.concatenate(pieces), SAMPLE_RATE, conditions or Conditions(), rng)
+    audio, applied = degrade(
+        np.concatenate(pieces), SAMPLE_RATE, conditions or Conditions(), condition_rng
+    )
     words = [(w, round(s, 4), round(e, 4)) for w, s, e in words]
     text = ("" if lang.per_character else " ").join(spoken)
     info = {"voice": voice, "rate_wpm": rate, "pitch": pitch, **applied}

@@ -130,12 +130,12 @@ class Espeak:
 
         `rate` in words per minute (80-450), `pitch` and `pitch_range` 0-100. ValueError when
         a word's time cannot be found exactly (the caller draws another sentence)."""
-        if voice != self._voice:
-            if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise ValueError(
-                    f"espeak-ng has no voice {voice!r} (espeak-ng --voices=en lists them)"
-                )
-            self._voice = voice
+        # set on every call, not only on a change: espeak-ng keeps state across calls (after a
+        # Chinese voice the next utterance gets an extra event), and a fresh voice makes the
+        # output depend on this call alone
+        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ValueError(f"espeak-ng has no voice {voice!r} (espeak-ng --voices lists them)")
+        self._voice = voice
         self.lib.espeak_SetParameter(PARAM_RATE, rate, 0)
         self.lib.espeak_SetParameter(PARAM_PITCH, pitch, 0)
         self.lib.espeak_SetParameter(PARAM_RANGE, pitch_range, 0)

@@ -66,8 +66,10 @@ class BroadStream(Dataset):
         rng = np.random.default_rng([self.seed, epoch, index])
         bucket = self.buckets[rng.integers(len(self.buckets))]
         count = max(1, int(self.batch_seconds // bucket[1]))
-        out = []
+        out, draw = [], 0
         while len(out) < count:
+            rng = np.random.default_rng([self.seed, epoch, index, draw])  # one per utterance
+            draw += 1
             language = self.languages[rng.choice(len(self.languages), p=self.weights)]
             utt = make_utterance(
                 self.engine,
