@@ -5,11 +5,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the tests and demo need (espeak-ng: synthetic speech with exact word times).
-APT_PACKAGES := espeak-ng libsndfile1
+# Debian packages the tests and demo need (espeak-ng: synthetic speech with exact word times;
+# sctk, praat, ffmpeg: the tests read alignadapt's CTM, TextGrid and subtitles with them).
+APT_PACKAGES := espeak-ng libsndfile1 sctk praat ffmpeg
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test test-fast lint format demo-data demo-tests train train-tiny pretrain bench-demo sweep sweep-local bench bench-train clean
+.PHONY: help install system-deps test test-fast lint format demo-data demo-tests train train-tiny pretrain bench-demo sweep sweep-local bench bench-shar bench-train bench-infer clean
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,10 +22,10 @@ system-deps:  ## Debian packages (needs root or sudo)
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-install: system-deps  ## virtual environment with alignadapt and its dev, ja and ko extras
+install: system-deps  ## virtual environment with alignadapt and its dev, ja, ko and hf extras
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,ja,ko]'
+	$(BIN)/pip install -q -e '.[dev,ja,ko,hf]'
 
 test:  ## the full test suite
 	$(BIN)/python -m pytest -q tests
@@ -73,8 +74,14 @@ sweep-local:  ## an offline Hydra multirun grid over LoRA rank on the tiny model
 bench:  ## data pipeline: audio s/s per worker, padding with/without buckets, memory vs manifest size
 	$(BIN)/python bench/data_pipeline.py
 
+bench-shar:  ## data at scale: JSONL vs Shar (local, S3 on 127.0.0.1), memory vs corpus size, start-up
+	$(BIN)/python bench/shar_pipeline.py
+
 bench-train:  ## training-step throughput (audio s/s; MFU on a GPU)
 	$(BIN)/python bench/train_step.py
+
+bench-infer:  ## inference: audio s/s and padding, length-sorted batches vs input order
+	$(BIN)/python bench/inference_batching.py
 
 clean:  ## remove logs, caches and the generated corpus (not .venv)
 	rm -rf logs .cache data/synthetic .pytest_cache .ruff_cache

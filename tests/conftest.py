@@ -26,6 +26,14 @@ def shared_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("shared")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def index_cache_dir(tmp_path_factory) -> Path:
+    """Checked manifest indexes go to a folder of this session, never the user's cache."""
+    path = tmp_path_factory.mktemp("alignadapt-cache")
+    os.environ["ALIGNADAPT_CACHE_DIR"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(shared_dir) -> Path:
     return build_tiny_aligner(shared_dir / "cache" / "tiny-aligner", TinySpec())

@@ -1,9 +1,10 @@
-"""alignadapt export (adapter, merged standalone model) and alignadapt align (four formats,
+"""alignadapt export (adapter, merged standalone model) and alignadapt align (five formats,
 read back with their own readers; punctuation mapped back; flags; no overwrite)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,19 @@ from transformers import Qwen3ASRForTokenClassification, Qwen3ASRProcessor
 from alignadapt.cli import main
 from alignadapt.data.audio import load_audio
 from alignadapt.inference.aligner import Aligner
-from alignadapt.inference.formats import Word, display_words, flag_alignment
+from alignadapt.inference.formats import FORMATS, Word, display_words, flag_alignment
 from alignadapt.model.prompt import split_units
 from alignadapt.model.reference import load_for_inference
 
 from .adapters import random_adapter
+from .conftest import ROOT
+
+
+def readme_json_shape() -> dict:
+    """The example of `alignadapt align --format json` output in the README."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- align-json -->", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    return json.loads(block)
 
 
 @pytest.mark.parametrize(
@@ -104,7 +113,7 @@ def test_merged_export_loads_with_plain_transformers_and_matches_the_adapter(
     assert Qwen3ASRForTokenClassification.from_pretrained(bf16).score.weight.dtype == torch.bfloat16
 
 
-def test_align_writes_four_formats_that_their_readers_read_back(
+def test_align_writes_five_formats_that_their_readers_read_back(
     tiny_dir, corpus, processor, tmp_path, capsys
 ):
     record = json.loads(Path(corpus["test"]).read_text().splitlines()[0])
@@ -117,24 +126,10 @@ def test_align_writes_four_formats_that_their_readers_read_back(
     assert expected[0].endswith(",") and expected[-1] == f"({words[-1]})."
 
     outs = {}
-    for fmt, suffix in (("json", "json"), ("textgrid", "TextGrid"), ("srt", "srt"), ("ctm", "ctm")):
-        outs[fmt] = tmp_path / f"clip.{suffix}"
-        assert (
-            main(
-                [
-                    "align",
-                    "--model",
-                    str(tiny_dir),
-                    str(audio),
-                    str(transcript),
-                    "--format",
-                    fmt,
-                    "--out",
-                    str(outs[fmt]),
-                ]
-            )
-            == 0
-        )
+    for fmt, suffix in FORMATS.items():
+        outs[fmt] = tmp_path / f"clip{suffix}"
+        args = ["align", "--model", str(tiny_dir), str(audio), str(transcript), "--format", fmt]
+        assert main([*args, "--out", str(outs[fmt])]) == 0
     data = json.loads(outs["json"].read_text())
     got = [(w["word"], w["start"], w["end"]) for w in data["words"]]
     assert [w for w, _, _ in got] == expected
@@ -142,18 +137,29 @@ def test_align_writes_four_formats_that_their_readers_read_back(
         data["flags"] and "zero length" in data["flags"][0]
     )  # an untrained tiny model piles words up
     assert "alignment looks wrong" in capsys.readouterr().err
+    documented = readme_json_shape()  # the shape the README documents, key for key
+    assert list(data) == list(documented)
+    assert list(data["words"][0]) == list(documented["words"][0])
+    for key, value in documented.items():
+        nullable = key == "language"  # null when no language was given, as here
+        assert isinstance(data[key], type(value)) or (nullable and data[key] is None), key
 
     tiers = textgrid.openTextgrid(str(outs["textgrid"]), includeEmptyIntervals=False)
     intervals = tiers.getTier("words").entries
     assert [i.label for i in intervals] == expected
     assert all(i.end > i.start for i in intervals)
 
-    cues = list(srt.parse(outs["srt"].read_text()))
-    assert [c.content for c in cues] == expected
-    assert [round(c.start.total_seconds(), 3) for c in cues] == [s for _, s, _ in got]
+    for fmt in ("srt", "vtt"):  # cues, not words: every word once, none of zero length
+        body = outs[fmt].read_text()
+        if fmt == "vtt":  # WebVTT's header off and its times as SRT writes them
+            body = re.sub(r"(\d\d:\d\d:\d\d)\.(\d{3})", r"\1,\2", body.split("\n", 2)[2])
+        cues = list(srt.parse(body))
+        assert " ".join(c.content for c in cues) == " ".join(expected)
+        assert all(c.end > c.start for c in cues)
+        assert round(cues[0].start.total_seconds(), 3) == got[0][1]
 
     rows = [line.split() for line in outs["ctm"].read_text().splitlines()]
-    assert [r[4] for r in rows] == [w.replace(" ", "_") for w in expected]
+    assert [r[4] for r in rows] == [w.strip(",.()") for w in expected]
     assert [float(r[2]) for r in rows] == pytest.approx([s for _, s, _ in got], abs=1e-3)
     assert all(r[0] == audio.stem and r[1] == "1" for r in rows)
 
@@ -211,3 +217,20 @@ def test_align_a_manifest_with_an_adapter_writes_one_file_per_line(tiny_dir, cor
         str(out / (Path(first["audio_path"]).stem + ".TextGrid")), includeEmptyIntervals=False
     )
     assert [i.label for i in grid.getTier("words").entries] == first["text"].split()
+
+
+def test_align_per_word_subtitles_and_cue_limits_from_the_command_line(tiny_dir, corpus, tmp_path):
+    args = ["align", "--model", str(tiny_dir), "--manifest", str(corpus["test"])]
+    lines = [json.loads(x) for x in Path(corpus["test"]).read_text().splitlines()]
+    first = Path(lines[0]["audio_path"]).stem
+    assert main([*args, "--format", "srt", "--per-word", "--out", str(tmp_path / "w")]) == 0
+    cues = list(srt.parse((tmp_path / "w" / f"{first}.srt").read_text()))
+    assert " ".join(c.content for c in cues) == lines[0]["text"]
+    assert all(c.end > c.start for c in cues)  # the tiny model piles words: merged, not empty
+    vtt = [*args, "--format", "vtt", "--per-word", "--cue-chars", "12", "--cue-seconds", "3"]
+    assert main([*vtt, "--out", str(tmp_path / "c")]) == 0
+    blocks = [b for b in (tmp_path / "c" / f"{first}.vtt").read_text().split("\n\n")[1:] if b]
+    texts = [b.split("\n")[1] for b in blocks]
+    assert re.sub(r"<[0-9:.]+>", "", " ".join(texts)) == lines[0]["text"]
+    n_words = len(lines[0]["text"].split())
+    assert sum(t.count("<00:") for t in texts) == n_words - len(blocks)  # a mark per later word

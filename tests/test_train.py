@@ -113,7 +113,9 @@ def test_bf16_mixed_on_cpu_completes(make_cfg):
 
 # Loss after 6 steps of the default recipe on the synthetic corpus with seed 42: a change in
 # this number means the numerics changed (labels, loss, LoRA init, data order, ...).
-PINNED_LOSS = 5.232631206512451
+# 5.2326 -> 5.2528 when the prompt zeroed the features past each recording's end and padded
+# audio to whole hops (a recording's inputs no longer depend on its batch; issue 14).
+PINNED_LOSS = 5.252803802490234
 
 
 def test_pinned_loss_regression(make_cfg):

@@ -24,6 +24,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "alignadapt.cli.prepare",
         "audio + transcripts / TextGrid / CTM / NeMo -> manifest",
     ),
+    "shards": (
+        "alignadapt.cli.shards",
+        "manifest <-> Lhotse Shar shards in a folder or an object store (s3://...)",
+    ),
     "validate": (
         "alignadapt.cli.validate",
         "check every line of a manifest, then summarise it",
@@ -42,7 +46,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "align": (
         "alignadapt.cli.align",
-        "word timestamps for audio + transcript: JSON, TextGrid, SRT, CTM",
+        "word timestamps for audio + transcript: JSON, TextGrid, SRT, WebVTT, CTM",
     ),
 }
 

@@ -1,9 +1,10 @@
 """alignadapt align --model DIR [--adapter DIR] AUDIO TEXT | --manifest M --out DIR: word times.
 
-TEXT is a transcript file or the transcript itself. Writes JSON, Praat TextGrid, SRT or CTM
-with the transcript's own words (punctuation kept) and warns about alignments that look
+TEXT is a transcript file or the transcript itself. Writes JSON, Praat TextGrid, SRT, WebVTT
+or CTM with the transcript's own words (punctuation kept) and warns about alignments that look
 wrong: many zero-length or crushed words, low confidence (often a transcript that does not
-match the audio). Long recordings are aligned window by window.
+match the audio). Long recordings are aligned window by window; recordings are batched
+shortest first (inference/batching.py) and each output is written when its batch is done.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tqdm import tqdm
 from ..data.audio import load_audio
 from ..data.manifest import iter_manifest
 from ..inference.aligner import Aligner, AlignerSettings
+from ..inference.batching import recording_seconds, sorted_map
 from ..inference.formats import (
     FORMATS,
     check_writable,
@@ -24,6 +26,7 @@ from ..inference.formats import (
     make_words,
     write_alignment,
 )
+from ..inference.subtitles import SubtitleSettings
 from ..model.prompt import SAMPLE_RATE, split_units
 
 
@@ -46,6 +49,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace output files that exist")
     parser.add_argument(
         "--min-confidence", type=float, default=0.1, help="flag alignments less sure than this"
+    )
+    subtitles = parser.add_argument_group("subtitles (--format srt or vtt)")
+    subtitles.add_argument(
+        "--per-word",
+        action="store_true",
+        help="SRT: one cue per word; WebVTT: a cue timestamp before each word",
+    )
+    subtitles.add_argument(
+        "--cue-chars", type=int, default=42, help="characters per cue at most (default: 42)"
+    )
+    subtitles.add_argument(
+        "--cue-seconds", type=float, default=7.0, help="seconds per cue at most (default: 7)"
     )
     AlignerSettings.add_arguments(parser)
 
@@ -103,38 +118,41 @@ def run(args: argparse.Namespace) -> int:
     settings = AlignerSettings.from_args(args)
     aligner = Aligner.load(source, base, settings)
     processor, decoding = aligner.processor, settings.decodings[0]
-    flagged = 0
-    for i in tqdm(
-        range(0, len(jobs), settings.batch_size),
-        desc="aligning",
-        unit="batch",
-        disable=len(jobs) == 1,
-    ):
-        chunk = jobs[i : i + settings.batch_size]
+    subtitle = SubtitleSettings(
+        max_chars=args.cue_chars, max_seconds=args.cue_seconds, per_word=args.per_word
+    )
+    for job in jobs:  # before any work: a transcript with nothing to align
+        job["units"] = split_units(processor, job["text"], job["language"])
+        if not job["units"]:
+            raise ValueError(f"{job['id']}: the transcript {job['text']!r} has no word to align")
+
+    def run_batch(chunk: list[dict]) -> list[tuple]:
         audios = [load_audio(j["audio"], channel=j["channel"]) for j in chunk]
-        units = [split_units(processor, j["text"], j["language"]) for j in chunk]
-        for job, unit_list in zip(chunk, units, strict=True):
-            if not unit_list:
-                raise ValueError(
-                    f"{job['id']}: the transcript {job['text']!r} has no word to align"
-                )
-        for job, audio, unit_list, result in zip(
-            chunk, audios, units, aligner.align(audios, units), strict=True
+        results = aligner.align(audios, [j["units"] for j in chunk])
+        return [(len(a) / SAMPLE_RATE, r) for a, r in zip(audios, results, strict=True)]
+
+    lengths = [recording_seconds(j["audio"]) for j in jobs]
+    flagged = 0
+    with tqdm(total=len(jobs), desc="aligning", unit="rec", disable=len(jobs) == 1) as bar:
+        # shortest first (less padding); each output is written as its batch finishes
+        for i, (duration, result) in sorted_map(
+            jobs, lengths, settings.batch_size, run_batch, progress=bar.update
         ):
+            job = jobs[i]
             decoded = result.decoded[decoding]
-            words = make_words(job["text"], unit_list, decoded.spans, decoded.confidence)
+            words = make_words(job["text"], job["units"], decoded.spans, decoded.confidence)
             flags = flag_alignment(words, args.min_confidence)
-            duration = len(audio) / SAMPLE_RATE
             meta = {
                 "id": job["id"],
                 "audio": str(job["audio"]),
                 "text": job["text"],
+                "language": job["language"],
                 "duration": round(duration, 4),
                 "model": str(args.adapter or args.model),
                 "decoding": decoding,
                 "flags": flags,
             }
-            write_alignment(job["out"], args.format, words, meta, duration, args.force)
+            write_alignment(job["out"], args.format, words, meta, duration, args.force, subtitle)
             if flags:
                 flagged += 1
                 print(

@@ -1,9 +1,16 @@
-"""alignadapt prepare {folders,textgrid,ctm,nemo} ... -o OUT.jsonl: data in, one manifest out.
+"""alignadapt prepare {folders,textgrid,ctm,nemo,lhotse,hf} ... -o OUT.jsonl: data in, one manifest out.
 
     alignadapt prepare folders AUDIO_DIR TEXT_DIR -o train.jsonl --language English
     alignadapt prepare textgrid AUDIO_DIR MFA_OUT_DIR --tier words -o ref.jsonl --model DIR
     alignadapt prepare ctm AUDIO_DIR words.ctm -o ref.jsonl --model DIR
     alignadapt prepare nemo nemo_manifest.json -o all.jsonl
+    alignadapt prepare lhotse --cuts cuts.jsonl.gz -o ref.jsonl --model DIR
+    alignadapt prepare lhotse --recordings recs.jsonl.gz --supervisions sups.jsonl.gz -o ref.jsonl --model DIR
+    alignadapt prepare hf DATASET_DIR --split train -o ref.jsonl --model DIR
+
+Lhotse manifests need word alignments (`supervision.alignment["word"]`, as its recipes
+write them); Hugging Face datasets a `words` column of {word, start, end}. Audio that is not
+a whole file of its own (a segment, bytes in a dataset) is written under --audio-dir.
 
 Files pair by stem (recursively: wav, flac, ogg, mp3 with .txt or .TextGrid). Unpaired files
 are listed; lines that cannot be imported are reported with the reason and left out; the
@@ -60,6 +67,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = kinds.add_parser("nemo", help="a NeMo manifest (audio_filepath, duration, text)")
     p.add_argument("nemo_manifest")
     common(p, model_required=False)
+    p = kinds.add_parser(
+        "lhotse", help="Lhotse cuts, or recordings + supervisions, with word alignments"
+    )
+    p.add_argument("--cuts", help="a cut manifest (.jsonl or .jsonl.gz)")
+    p.add_argument("--recordings", help="a recording manifest (with --supervisions)")
+    p.add_argument("--supervisions", help="a supervision manifest (with --recordings)")
+    p.add_argument(
+        "--audio-dir", help="where extracted audio goes (default: OUTPUT's folder/audio)"
+    )
+    common(p, model_required=True)
+    p = kinds.add_parser("hf", help="a Hugging Face dataset with a words column")
+    p.add_argument("dataset", help="a save_to_disk folder, data files, or a hub id")
+    p.add_argument("--split", help="which split (when the dataset has several)")
+    p.add_argument("--audio-column", default="audio")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--words-column", default="words", help="list of {word, start, end}")
+    p.add_argument("--audio-dir", help="where audio bytes go (default: OUTPUT's folder/audio)")
+    common(p, model_required=True)
 
 
 def _splitter(model: str | None):
@@ -90,8 +115,32 @@ def run(args: argparse.Namespace) -> int:
     split = _splitter(args.model)
     problems: list[ImportProblem] = []
     unpaired: list[tuple[str, list]] = []
+    audio_out = Path(getattr(args, "audio_dir", None) or out.parent / "audio")
     if args.kind == "nemo":
         records = import_nemo(Path(args.nemo_manifest), out.parent, args.language, split, problems)
+    elif args.kind == "lhotse":
+        from ..data.cuts import import_lhotse
+
+        if not args.cuts and not (args.recordings and args.supervisions):
+            raise ValueError("give --cuts, or --recordings and --supervisions")
+        records = import_lhotse(
+            args.cuts, args.recordings, args.supervisions, out.parent, audio_out, split, problems
+        )
+    elif args.kind == "hf":
+        from ..data.hf_import import import_hf
+
+        records = import_hf(
+            args.dataset,
+            args.split,
+            out.parent,
+            audio_out,
+            args.language,
+            split,
+            problems,
+            args.audio_column,
+            args.text_column,
+            args.words_column,
+        )
     else:
         audio_dir = Path(args.audio_dir)
         audio = find_files(audio_dir, AUDIO_SUFFIXES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -38,7 +39,7 @@ def audio_info(path: str | Path) -> AudioInfo:
 
 
 def load_audio(
-    path: str | Path,
+    path: str | Path | BinaryIO,
     sample_rate: int = SAMPLE_RATE,
     channel: int | None = None,
     start: float = 0.0,
@@ -47,10 +48,11 @@ def load_audio(
     """Decode with soundfile, keep one channel or average them, resample with torchaudio.
 
     `start`/`end` (seconds) read only that stretch of the file: a segment of a long recording
-    costs what the segment costs, not the whole file.
+    costs what the segment costs, not the whole file. `path` may also be an open binary file
+    (audio held in memory, e.g. read from a shard).
     """
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(path if hasattr(path, "read") else str(path)) as f:
             rate = f.samplerate
             first = int(round(start * rate))
             if first:

@@ -4,8 +4,8 @@ Manifests are indexed by byte offset and read line by line in the dataset, so me
 a small index (about 20 bytes an utterance), never the manifest. Audio is decoded, augmented
 and collated a whole batch at a time in the DataLoader's worker processes. Every training
 and validation line gets the checks of `alignadapt validate` in `setup`, before the first
-step; bad lines stop the run with file and line named (or are skipped and logged when
-`data.skip_bad_lines`). Long labelled recordings are cut at word boundaries into pieces no
+step (the result is cached for an unchanged manifest: see index_cache.py); bad lines stop
+the run with file and line named (or are skipped and logged when `data.skip_bad_lines`). Long labelled recordings are cut at word boundaries into pieces no
 longer than `data.max_duration`.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from array import array
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from ..model.prompt import SAMPLE_RATE, build_inputs, split_units
 from ..model.timing import slot_labels
 from .audio import load_audio
 from .augment import AugmentSpec, augment
+from .index_cache import ARRAYS, file_digest, index_key, load_index, save_index
 from .manifest import ManifestError, index_manifest, read_at
 from .sampling import BatchPlan, plan_segments
 from .validation import Issue, inspect_manifest
@@ -64,20 +65,32 @@ class ManifestDataset(Dataset):
         processor: Qwen3ASRProcessor,
         augment: AugmentSpec | None = None,
         seed: int = 0,
+        index_cache: bool = True,
     ):
         self.manifest = Path(manifest)
         if not self.manifest.exists():
             raise FileNotFoundError(f"manifest {self.manifest} does not exist")
-        self.offsets = index_manifest(self.manifest)
+        self._offsets: np.ndarray | None = None  # byte offsets, read on first use
+        self.index_cache = index_cache
         self.lines: np.ndarray | None = None
         self.durations: np.ndarray | None = None  # seconds per item, known after check()
-        self.pieces = np.full(len(self.offsets), -1, dtype=np.int32)  # -1: the whole line
+        self.pieces: np.ndarray | None = None  # per item: -1 the whole line, else its piece
         # per piece: first unit, unit count (int32) and start, end in seconds (float64)
         self.piece_units = np.zeros((0, 2), dtype=np.int32)
         self.piece_times = np.zeros((0, 2), dtype=np.float64)
         self.processor = processor
         self.augment = augment if augment is not None and augment.active else None
         self.seed = seed
+
+    @property
+    def offsets(self) -> np.ndarray:
+        if self._offsets is None:  # a checked index from the cache needs no pass over the file
+            self._offsets = index_manifest(self.manifest)
+        return self._offsets
+
+    @offsets.setter
+    def offsets(self, value: np.ndarray) -> None:
+        self._offsets = value
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -96,7 +109,7 @@ class ManifestDataset(Dataset):
         units = split_units(self.processor, utt.text, utt.language)
         spans = utt.spans or []
         key = f"{self.manifest.name}:{line}"
-        piece = int(self.pieces[index])
+        piece = -1 if self.pieces is None else int(self.pieces[index])
         if piece < 0:
             audio = load_audio(utt.audio_path, channel=utt.channel)
         else:
@@ -139,6 +152,25 @@ class ManifestDataset(Dataset):
         than `max_duration` are cut at word boundaries into pieces; unlabelled ones cannot
         be and are problems.
         """
+        key = None
+        if self.index_cache:  # an unchanged manifest checked with the same settings: reuse
+            tokenizer = getattr(self.processor, "tokenizer", None)
+            settings = {
+                "require_labels": require_labels,
+                "max_duration": max_duration,
+                "skip_bad": skip_bad,
+                "splitter": [getattr(tokenizer, "name_or_path", ""), len(tokenizer or ())],
+            }
+            key = index_key(self.manifest, file_digest(self.manifest), settings)
+            found = load_index(key)
+            if found is not None:
+                arrays, meta = found
+                for name, value in arrays.items():
+                    setattr(self, name, value)
+                issues = [Issue(**i) for i in meta["issues"]]
+                self._log_issues(issues, meta["bad"], meta["n_warnings"])
+                log.info("%s: checked index from the cache (%d items)", self.manifest, len(self))
+                return issues
         offsets, lines, durations, pieces = array("q"), array("i"), array("f"), array("i")
         piece_units, piece_times = array("i"), array("d")
         issues: list[Issue] = []  # the first KEEP problems and warnings: memory stays flat
@@ -183,6 +215,26 @@ class ManifestDataset(Dataset):
         problems = [i for i in issues if not i.warning]
         if problems and not skip_bad:
             raise ManifestProblems(self.manifest, problems, n_problems)
+        self._log_issues(issues, bad, n_warnings)
+        # numpy views of the arrays' own buffers: no second copy of the index, ever
+        self.offsets = np.frombuffer(offsets, dtype=np.int64)
+        self.lines = np.frombuffer(lines, dtype=np.int32)
+        self.durations = np.frombuffer(durations, dtype=np.float32)
+        self.pieces = np.frombuffer(pieces, dtype=np.int32)
+        self.piece_units = np.frombuffer(piece_units, dtype=np.int32).reshape(-1, 2)
+        self.piece_times = np.frombuffer(piece_times, dtype=np.float64).reshape(-1, 2)
+        if not len(self.offsets):
+            raise ManifestError(self.manifest, 0, "no usable line", "run alignadapt validate on it")
+        if key is not None:
+            save_index(
+                key,
+                {name: getattr(self, name) for name in ARRAYS},
+                {"issues": [asdict(i) for i in issues], "bad": bad, "n_warnings": n_warnings},
+            )
+        return issues
+
+    def _log_issues(self, issues: list[Issue], bad: int, n_warnings: int) -> None:
+        problems = [i for i in issues if not i.warning]
         if bad:
             log.warning(
                 "%s: skipping %d bad line(s) (data.skip_bad_lines=true): %s",
@@ -198,16 +250,6 @@ class ManifestDataset(Dataset):
                 n_warnings,
                 next(str(i) for i in issues if i.warning).replace("\n", " "),
             )
-        # numpy views of the arrays' own buffers: no second copy of the index, ever
-        self.offsets = np.frombuffer(offsets, dtype=np.int64)
-        self.lines = np.frombuffer(lines, dtype=np.int32)
-        self.durations = np.frombuffer(durations, dtype=np.float32)
-        self.pieces = np.frombuffer(pieces, dtype=np.int32)
-        self.piece_units = np.frombuffer(piece_units, dtype=np.int32).reshape(-1, 2)
-        self.piece_times = np.frombuffer(piece_times, dtype=np.float64).reshape(-1, 2)
-        if not len(self.offsets):
-            raise ManifestError(self.manifest, 0, "no usable line", "run alignadapt validate on it")
-        return issues
 
 
 class ManifestProblems(ManifestError):
@@ -274,7 +316,8 @@ class AlignDataModule(L.LightningDataModule):
     `batch_size` counts utterances per device; `max_seconds`, when set, replaces it with a
     budget of padded audio seconds per batch, filled from length buckets. Under DDP each
     rank gets its share of the batches (see `sampling.BatchPlan`). Every line is checked in
-    `setup`; a bad one stops the run unless `skip_bad_lines`. `augment` (training only) is
+    `setup`; a bad one stops the run unless `skip_bad_lines`. With `index_cache`, the checked
+    index of an unchanged manifest comes from the cache (`index_cache.py`). `augment` (training only) is
     an `AugmentSpec` as a dict.
     """
 
@@ -295,8 +338,10 @@ class AlignDataModule(L.LightningDataModule):
         skip_bad_lines: bool = False,
         augment: dict | None = None,
         replay: dict | None = None,
+        index_cache: bool = True,
     ):
         super().__init__()
+        self.index_cache = index_cache  # reuse the checked index of an unchanged manifest
         # {manifest, share, seed, out}: mix general utterances into training (see replay.py)
         self.replay = replay if replay and replay.get("manifest") else None
         self.pretrained, self.revision = pretrained, revision
@@ -360,6 +405,7 @@ class AlignDataModule(L.LightningDataModule):
                     seed=self.seed
                     if self.seed is not None
                     else int(os.environ.get("PL_GLOBAL_SEED", 0)),
+                    index_cache=self.index_cache,
                 )
                 dataset.check(
                     require_labels=True,

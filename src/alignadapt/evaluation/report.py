@@ -3,7 +3,10 @@
 A column is one model decoded one way (`base`, `adapted`, or `adapted/subclass` when several
 decodings are reported). Errors are matched by unit index over every start and end
 (the README's "Evaluation"); every number is computed over the utterances whose unit count matches the
-reference; the others are listed per line in `mismatched`, never dropped silently.
+reference; the others are listed per line in `mismatched`, never dropped silently. A column
+from another tool (evaluation/external.py) covers the utterances it could be mapped on: its
+figures are over those, its difference to the base over the utterances both have, and the
+rest are listed per column.
 """
 
 from __future__ import annotations
@@ -29,9 +32,15 @@ class UttResult:
     language: str
     audio_path: str
     predictions: dict[str, Decoded] = field(default_factory=dict)  # column -> decoded
+    channel: int | None = None
 
     def errors(self, column: str) -> np.ndarray:
         return slot_errors_ms(self.predictions[column].times, self.reference)
+
+
+def scored(results: Sequence[UttResult], column: str) -> list[UttResult]:
+    """The utterances a column has a prediction for (all of them for a model)."""
+    return [r for r in results if column in r.predictions]
 
 
 def is_term(unit: str, terms: set[str]) -> bool:
@@ -40,6 +49,7 @@ def is_term(unit: str, terms: set[str]) -> bool:
 
 def column_metrics(results: Sequence[UttResult], column: str, terms: set[str]) -> dict:
     """Every number of one column: overall, by language, domain terms against other words."""
+    results = scored(results, column)
     errors = [r.errors(column) for r in results]
     all_errors = np.concatenate(errors) if errors else np.zeros(0)
     spans = (
@@ -63,7 +73,7 @@ def column_metrics(results: Sequence[UttResult], column: str, terms: set[str]) -
     out["by_language"] = {
         lang: summarize(np.concatenate(e)) for lang, e in sorted(by_language.items())
     }
-    if terms:
+    if terms and results:
         term_err, other_err = [], []
         for r, e in zip(results, errors, strict=True):
             mask = np.repeat([is_term(u, terms) for u in r.units], 2)
@@ -79,7 +89,9 @@ def column_metrics(results: Sequence[UttResult], column: str, terms: set[str]) -
 def bootstrap_aas_difference(
     results: Sequence[UttResult], column: str, base: str, n: int = 1000, seed: int = 0
 ) -> dict:
-    """AAS(column) - AAS(base) in ms, with a 95% interval from resampling utterances."""
+    """AAS(column) - AAS(base) in ms, with a 95% interval from resampling utterances (those
+    both columns have)."""
+    results = [r for r in results if column in r.predictions and base in r.predictions]
     sums = np.array(
         [[r.errors(column).sum(), r.errors(base).sum(), 2 * len(r.units)] for r in results]
     )
@@ -89,7 +101,12 @@ def bootstrap_aas_difference(
     resampled = sums[picks].sum(axis=1)  # (n, 3)
     diffs = (resampled[:, 0] - resampled[:, 1]) / resampled[:, 2]
     low, high = np.percentile(diffs, [2.5, 97.5])
-    return {"aas_diff_ms": float(diff), "ci95_ms": [float(low), float(high)], "resamples": n}
+    return {
+        "aas_diff_ms": float(diff),
+        "ci95_ms": [float(low), float(high)],
+        "resamples": n,
+        "utterances": len(results),
+    }
 
 
 ROWS = (
@@ -114,6 +131,7 @@ def format_table(metrics: dict) -> str:
 
     for key, label, fmt in ROWS:
         add(label, [metrics["columns"][c].get(key) for c in columns], fmt)
+    rows.append(["utterances scored", *(str(metrics["columns"][c]["utterances"]) for c in columns)])
     languages = sorted({lang for c in columns for lang in metrics["columns"][c]["by_language"]})
     if len(languages) > 1:
         for lang in languages:
@@ -140,8 +158,17 @@ def format_table(metrics: dict) -> str:
         verdict = "a real difference" if high < 0 or low > 0 else "not distinguishable from 0"
         lines.append(
             f"AAS {column} - {diff['base']}: {diff['aas_diff_ms']:+.1f} ms, 95% CI "
-            f"[{low:+.1f}, {high:+.1f}] over {metrics['utterances']} utterances ({verdict})"
+            f"[{low:+.1f}, {high:+.1f}] over {diff.get('utterances', metrics['utterances'])} "
+            f"utterances ({verdict})"
         )
+    for column, mapping in metrics.get("mapping", {}).items():
+        lines.append(
+            f"{column}: {mapping['utterances']} of {mapping['of']} utterances mapped to the "
+            f"reference units ({mapping['units']} units, {mapping['approximate_units']} of them "
+            f"approximate)"
+        )
+        for item in mapping["unmapped"]:
+            lines.append(f"  not mapped: {item['key']}: {item['problem']}")
     for item in metrics.get("mismatched", []):
         lines.append(f"not scored: {item['key']}: {item['problem']}")
     return "\n".join(lines)
@@ -168,7 +195,10 @@ def write_words_csv(
                     *(f"{t:.4f}" for t in r.reference[i]),
                 ]
                 for c in columns:
-                    dec = r.predictions[c]
+                    dec = r.predictions.get(c)
+                    if dec is None:  # a tool's column that could not map this utterance
+                        row += ["", "", "", ""]
+                        continue
                     start, end = dec.spans[i]
                     conf = (
                         dec.confidence[2 * i : 2 * i + 2].min()
@@ -184,7 +214,7 @@ def write_words_csv(
 def worst_words(results: Sequence[UttResult], column: str, n: int = 20) -> list[dict]:
     """The words with the largest mean start/end error in one column."""
     rows = []
-    for r in results:
+    for r in scored(results, column):
         spans = r.predictions[column].spans
         err = np.abs(spans - r.reference).mean(axis=1) * 1000
         for i in np.argsort(-err)[:n]:
@@ -218,12 +248,18 @@ def plot_error_distribution(
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     top = max(
-        (np.percentile(np.concatenate([r.errors(c) for r in results]), 99) for c in columns),
+        (
+            np.percentile(np.concatenate([r.errors(c) for r in scored(results, c)]), 99)
+            for c in columns
+            if scored(results, c)
+        ),
         default=1.0,
     )
     bins = np.linspace(0, max(top, 1.0), 40)
     for c in columns:
-        errors = np.concatenate([r.errors(c) for r in results])
+        if not scored(results, c):
+            continue
+        errors = np.concatenate([r.errors(c) for r in scored(results, c)])
         ax.hist(
             np.clip(errors, 0, bins[-1]),
             bins=bins,
@@ -249,7 +285,7 @@ def plot_error_by_position(
     centers = (np.arange(bins) + 0.5) / bins
     for c in columns:
         sums, counts = np.zeros(bins), np.zeros(bins)
-        for r in results:
+        for r in scored(results, c):
             err = r.errors(c).reshape(-1, 2).mean(axis=1)
             pos = np.minimum((np.arange(len(err)) / max(len(err), 1) * bins).astype(int), bins - 1)
             np.add.at(sums, pos, err)
@@ -322,7 +358,10 @@ def plot_timeline(
     sample_rate: int = 16_000,
 ) -> Path:
     """Reference and every column's word spans over the waveform, one row each, as a PNG."""
-    rows = [("reference", result.reference), *((c, result.predictions[c].spans) for c in columns)]
+    rows = [
+        ("reference", result.reference),
+        *((c, result.predictions[c].spans) for c in columns if c in result.predictions),
+    ]
     fig = timeline_figure(result.units, rows, result.key, waveform, sample_rate)
     fig.savefig(path)
     _plt().close(fig)

@@ -1,8 +1,10 @@
 """Base model versus adapted models on a held-out manifest: the work behind evaluate.py.
 
 Each model runs over the manifest in batches (one shared runner, `alignadapt.inference`),
-each decoding asked for becomes a column, and `write_report` writes metrics.json, the table,
-words.csv and the plots into one folder, and logs them to W&B when a W&B logger is given.
+each decoding asked for becomes a column, every prediction set from another tool
+(`predictions`, evaluation/external.py) becomes a column too, and `write_report` writes
+metrics.json, the table, words.csv and the plots into one folder, and logs them to W&B when
+a W&B logger is given.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from tqdm import tqdm
 from ..data.audio import load_audio
 from ..data.manifest import Utterance, iter_manifest
 from ..inference.aligner import Aligner, AlignerSettings
+from ..inference.batching import in_input_order, recording_seconds, sorted_map
 from ..model.decoding import Decoded
 from ..model.prompt import split_units
 from ..model.reference import load_processor, read_reference
 from ..tasks import TaskResult
+from .external import MapError, map_to_units, read_predictions, words_for
 from .naive import naive_align
 from .report import (
     UttResult,
@@ -70,17 +74,18 @@ def read_items(manifest: str | Path, processor) -> tuple[list[Item], list[dict]]
 def predict_model(
     name: str, source: str, base: str | None, items: Sequence[Item], settings: AlignerSettings
 ) -> list[dict]:
-    """Decoded alignments per item (one dict decoding -> Decoded each) for one model."""
+    """Decoded alignments per item (one dict decoding -> Decoded each) for one model, in the
+    items' order; batches are formed shortest first (inference/batching.py)."""
     aligner = Aligner.load(source, base, settings)
-    out: list[dict] = []
-    size = settings.batch_size
+    lengths = [recording_seconds(it.utt.audio_path, it.utt.duration) for it in items]
+
+    def run_batch(chunk: list[Item]) -> list[dict]:
+        audios = [load_audio(it.utt.audio_path, channel=it.utt.channel) for it in chunk]
+        return [a.decoded for a in aligner.align(audios, [it.units for it in chunk])]
+
     with tqdm(total=len(items), desc=f"aligning with {name}", unit="utt") as bar:
-        for i in range(0, len(items), size):
-            chunk = items[i : i + size]
-            audios = [load_audio(it.utt.audio_path, channel=it.utt.channel) for it in chunk]
-            out += [a.decoded for a in aligner.align(audios, [it.units for it in chunk])]
-            bar.update(len(chunk))
-    return out
+        pairs = sorted_map(items, lengths, settings.batch_size, run_batch, progress=bar.update)
+        return in_input_order(pairs, len(items))
 
 
 def run_evaluation(
@@ -95,10 +100,12 @@ def run_evaluation(
     seed: int = 0,
     loggers: Sequence = (),
     naive: bool = True,
+    predictions: dict[str, dict] | None = None,
 ) -> dict:
     """Run the base and every adapted model, write the report, return metrics.json's content.
 
-    `naive` adds the baseline that spreads units over the voiced span by length (naive.py).
+    `naive` adds the baseline that spreads units over the voiced span by length (naive.py);
+    `predictions` maps a column name to another tool's output: {path, format, tier}.
     """
     settings = settings or AlignerSettings()
     decodings = settings.decodings
@@ -122,6 +129,7 @@ def run_evaluation(
             np.asarray(it.utt.spans, dtype=np.float64),
             it.utt.language or "unknown",
             str(it.utt.audio_path),
+            channel=it.utt.channel,
         )
         for it in items
     ]
@@ -133,6 +141,12 @@ def run_evaluation(
             columns.append(column)
             for result, decoded in zip(results, predicted, strict=True):
                 result.predictions[column] = decoded[decoding]
+    mapping = {}
+    for name, spec in (predictions or {}).items():
+        if name in columns or name == "naive":
+            raise ValueError(f"predictions.{name}: the name is taken by a model column; rename it")
+        mapping[name] = add_external_column(name, spec, results)
+        columns.append(name)
     if naive:  # the no-model baseline: a model that does not beat it is not worth its cost
         columns.append("naive")
         for result in results:
@@ -146,11 +160,16 @@ def run_evaluation(
         "terms": sorted(term_units),
         "columns": {c: column_metrics(results, c, term_units) for c in columns},
         "mismatched": mismatched,
+        "mapping": mapping,
     }
     base_columns = {d: ("base" if len(decodings) == 1 else f"base/{d}") for d in decodings}
     vs_base = {}
     for column in columns:
         decoding = column.split("/")[1] if "/" in column else decodings[0]
+        if column in mapping:  # another tool: against the base's first decoding
+            decoding = decodings[0]
+            if not mapping[column]["utterances"]:
+                continue  # nothing mapped: nothing to compare (the report lists why)
         if not column.startswith("base") and column != "naive":
             vs_base[column] = {
                 "base": base_columns[decoding],
@@ -161,6 +180,45 @@ def run_evaluation(
     metrics["vs_base"] = vs_base
     write_report(Path(out_dir), metrics, results, columns, term_units, worst, loggers)
     return metrics
+
+
+def add_external_column(name: str, spec, results: Sequence[UttResult]) -> dict:
+    """Map another tool's words onto every reference line; what could not be is listed."""
+    spec = {"path": spec} if isinstance(spec, str) else dict(spec)
+    unknown = set(spec) - {"path", "format", "tier"}
+    if unknown or "path" not in spec:
+        raise ValueError(
+            f"predictions.{name}: give a path, or {{path, format, tier}} (got {sorted(spec)})"
+        )
+    found = read_predictions(
+        name, spec["path"], spec.get("format", "auto"), spec.get("tier", "words")
+    )
+    unmapped, units, approximate = [], 0, 0
+    for r in tqdm(results, desc=f"mapping {name}", unit="utt", disable=len(results) < 50):
+        words = words_for(found, Path(r.audio_path), r.channel)
+        try:
+            if words is None:
+                stem = Path(r.audio_path).stem
+                raise MapError(found.problems.get(stem, f"no prediction for recording {stem!r}"))
+            mapped = map_to_units(r.units, words)
+        except MapError as err:
+            unmapped.append({"key": r.key, "problem": str(err)})
+            log.warning("%s: %s: not mapped: %s", name, r.key, err)
+            continue
+        r.predictions[name] = Decoded(times=mapped.times, repaired=0)
+        units += len(r.units)
+        approximate += mapped.approximate
+    return {
+        "source": str(spec["path"]),
+        "format": spec.get("format", "auto"),
+        "utterances": len(results) - len(unmapped),
+        "of": len(results),
+        "units": units,
+        "approximate_units": approximate,
+        "untimed_words": found.untimed,
+        "unmapped": unmapped,
+        "unreadable": [{"source": k, "problem": v} for k, v in found.problems.items()],
+    }
 
 
 def write_report(
@@ -189,7 +247,9 @@ def write_report(
         ),
     }
     # worst utterances: by their mean AAS over the columns
-    order = np.argsort([-np.mean([r.errors(c).mean() for c in columns]) for r in results])
+    order = np.argsort(
+        [-np.mean([r.errors(c).mean() for c in columns if c in r.predictions]) for r in results]
+    )
     for rank, i in enumerate(order[:worst]):
         r = results[i]
         images[f"worst_{rank + 1}"] = plot_timeline(
@@ -255,6 +315,7 @@ def evaluate(cfg) -> TaskResult:
         seed=cfg.seed,
         loggers=loggers,
         naive=cfg.get("naive", True),
+        predictions=OmegaConf.to_container(cfg.predictions) if cfg.get("predictions") else None,
     )
     return TaskResult(
         {"utterances": float(metrics["utterances"])},

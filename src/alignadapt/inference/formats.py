@@ -1,4 +1,4 @@
-"""Alignment output: the transcript's own words back from the aligner's units, four formats,
+"""Alignment output: the transcript's own words back from the aligner's units, five formats,
 and the signs of an alignment that looks wrong.
 
 The aligner's units drop punctuation and cut CJK text into characters; users want their
@@ -6,20 +6,39 @@ transcript back. `display_words` walks the transcript and gives each unit the st
 text it came from, punctuation attached (trailing to the word before, leading to the word
 after), so "dyspnoea." and "«Objection" come back as written.
 
-Formats: JSON (alignadapt's own, with per-word confidence and flags), Praat TextGrid (one
-`words` tier, written with praatio), SRT (one cue per word), CTM (`utt 1 start duration word
-confidence`, as Kaldi and NeMo read it).
+Formats, each checked in the tests with the program that reads it:
+- JSON: alignadapt's own (the README's "Align output" documents the shape), per-word
+  confidence and flags; `evaluation/external.py` reads it back.
+- Praat TextGrid: one `words` interval tier, written with praatio; Praat opens it.
+- SRT and WebVTT: subtitle cues cut at punctuation and pauses (`subtitles.py`); ffmpeg
+  converts them.
+- CTM: `utt 1 start duration token confidence`, as Kaldi, NeMo and NIST's sclite read it.
+  A token is the transcript's word without the punctuation around it (`superior.` is
+  written `superior`), and the utterance id keeps only letters, digits, `-` and `_`, so
+  NIST's `ctmValidator.pl` accepts the file.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import tempfile
+import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-FORMATS = {"json": ".json", "textgrid": ".TextGrid", "srt": ".srt", "ctm": ".ctm"}
+from .subtitles import SubtitleSettings, to_srt, to_webvtt
+
+FORMATS = {
+    "json": ".json",
+    "textgrid": ".TextGrid",
+    "srt": ".srt",
+    "vtt": ".vtt",
+    "ctm": ".ctm",
+}
 ZERO_LENGTH_S = 1e-6
 CRUSHED_S = 0.02  # a word shorter than 20 ms is not a word someone said
 
@@ -113,48 +132,71 @@ def check_writable(path: Path, force: bool) -> None:
 
 
 def write_alignment(
-    path: Path, fmt: str, words: list[Word], meta: dict, duration: float, force: bool = False
+    path: Path,
+    fmt: str,
+    words: list[Word],
+    meta: dict,
+    duration: float,
+    force: bool = False,
+    subtitles: SubtitleSettings | None = None,
 ) -> Path:
-    """Write one utterance's words in `fmt`; refuses to replace a file unless forced."""
+    """Write one utterance's words in `fmt`, atomically; refuses to replace a file unless
+    forced. `subtitles` sets how SRT and WebVTT cues are cut."""
     check_writable(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
-        path.write_text(
-            json.dumps({**meta, "words": [asdict(w) for w in words]}, indent=2, ensure_ascii=False)
-            + "\n"
-        )
+        document = {**meta, "words": [asdict(w) for w in words]}
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "textgrid":
-        write_textgrid(path, words, duration)
+        text = textgrid_text(words, duration)
     elif fmt == "srt":
-        path.write_text(
-            "".join(
-                f"{i}\n{srt_time(w.start)} --> {srt_time(w.end)}\n{w.word}\n\n"
-                for i, w in enumerate(words, 1)
-            ),
-            encoding="utf-8",
-        )
+        text = to_srt(words, subtitles)
+    elif fmt == "vtt":
+        text = to_webvtt(words, subtitles)
     elif fmt == "ctm":
-        utt = meta.get("id", path.stem).replace(" ", "_")
-        path.write_text(
-            "".join(
-                f"{utt} 1 {w.start:.3f} {w.end - w.start:.3f} {w.word.replace(' ', '_')} {w.confidence:.4f}\n"
-                for w in words
-            ),
-            encoding="utf-8",
+        utt = ctm_id(meta.get("id", path.stem))
+        text = "".join(
+            f"{utt} 1 {w.start:.3f} {w.end - w.start:.3f} {ctm_token(w)} {w.confidence:.4f}\n"
+            for w in words
         )
     else:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    write_text_atomic(path, text)
     return path
 
 
-def srt_time(seconds: float) -> str:
-    ms = int(round(seconds * 1000))
-    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+def write_text_atomic(path: Path, text: str) -> None:
+    """A temporary file in the same folder, renamed over `path`: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
-def write_textgrid(path: Path, words: list[Word], duration: float) -> None:
-    """One `words` interval tier. TextGrid intervals cannot be empty or overlap, so a
-    zero-length word gets 1 ms and an overlap is cut at the next word's start."""
+def ctm_id(name: str) -> str:
+    """An utterance id sclite accepts: letters, digits, `-` and `_` (anything else -> `_`)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name) or "utt"
+
+
+def ctm_token(word: Word) -> str:
+    """The word without the punctuation around it: inner `-`, `'` and `.` stay (`U.S.-made`,
+    `isn't`), a final `.` only in an abbreviation (`U.S.`); the unit when nothing is left."""
+    word_text = word.word.strip()
+    edge = "".join({c for c in word_text if unicodedata.category(c)[0] in "PSZ"})
+    token = word_text.strip(edge)
+    if re.fullmatch(r"(?:\w\.)+\w", token) and token + "." in word_text:  # U.S. keeps its dot
+        token += "."
+    token = re.sub(r"\s+", "_", token)
+    return token or word.unit
+
+
+def textgrid_text(words: list[Word], duration: float) -> str:
+    """One `words` interval tier as a long TextGrid. Intervals cannot be empty or overlap,
+    so a zero-length word gets 1 ms and an overlap is cut at the next word's start."""
     from praatio import textgrid
     from praatio.utilities.constants import Interval
 
@@ -167,4 +209,7 @@ def write_textgrid(path: Path, words: list[Word], duration: float) -> None:
     end_time = max(duration, cursor)
     grid = textgrid.Textgrid(minTimestamp=0.0, maxTimestamp=end_time)
     grid.addTier(textgrid.IntervalTier("words", entries, 0.0, end_time))
-    grid.save(str(path), format="long_textgrid", includeBlankSpaces=True)
+    with tempfile.TemporaryDirectory() as tmp:  # praatio writes files, not strings
+        out = Path(tmp) / "grid.TextGrid"
+        grid.save(str(out), format="long_textgrid", includeBlankSpaces=True)
+        return out.read_text(encoding="utf-8")

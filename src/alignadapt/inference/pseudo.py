@@ -1,8 +1,9 @@
 """Pseudo-labelling: timestamps for an unlabelled manifest, resumable, on one device or many.
 
-Lines are cut into fixed groups (consecutive lines, `batch_size` a group); a group is one
-batch of Lightning's predict loop, so a line is always aligned in the same batch whether the
-run was interrupted or not, and the output is exactly that of an uninterrupted run. Every
+Lines are cut into fixed groups (`batch_size` lines of similar length, decided from the
+manifest alone: inference/batching.py); a group is one batch of Lightning's predict loop, so
+a line is always aligned in the same batch whether the run was interrupted or not, and the
+output is exactly that of an uninterrupted run. Every
 rank appends its results to its own shard, `<out>.parts/rank<R>.jsonl`, one JSON line per
 input line, keyed by the input line number. On start, the shards are read (a half-written
 last line is ignored and cut off), and only groups with a missing line run again. At the
@@ -29,6 +30,7 @@ from ..data.manifest import ManifestError, index_manifest, read_at, to_record, w
 from ..model.prompt import split_units
 from ..tasks import TaskResult
 from .aligner import Aligner, AlignerSettings
+from .batching import length_sorted_batches, recording_seconds
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +174,22 @@ class Plan:
     done: int  # lines already in the shards
 
 
+def line_seconds(manifest: Path, offset: int, line: int) -> float:
+    """A line's recording length for grouping (0 for a line that does not parse: it fails
+    again, with its reason, when its group runs)."""
+    try:
+        utt = read_at(manifest, offset, line)
+    except (ManifestError, UnicodeDecodeError):
+        return 0.0
+    return recording_seconds(utt.audio_path, utt.duration)
+
+
 def plan(manifest: Path, parts_dir: Path, batch_size: int) -> Plan:
+    """Fixed groups of `batch_size` lines of similar length (shortest first, ties by line:
+    the same groups on every run of the same manifest), and which of them still have work."""
     lines = line_numbers(manifest)
-    groups = [lines[i : i + batch_size] for i in range(0, len(lines), batch_size)]
+    lengths = [line_seconds(manifest, offset, line) for line, offset in lines]
+    groups = [[lines[i] for i in b] for b in length_sorted_batches(lengths, batch_size)]
     done = read_shards(parts_dir) if parts_dir.exists() else {}
     todo = [g for g in groups if any(line not in done for line, _ in g)]
     return Plan(lines, todo, sum(line in done for line, _ in lines))

@@ -68,7 +68,16 @@ def build_inputs(
     with the checkpoint's chat template, but the units come from the one split made when the
     line was read, so labels and prompt never disagree. Float inputs are cast to `dtype` (the
     model's: a bf16 model gets bf16 features) and everything moves to `device`.
+
+    A recording gets the same inputs whatever it is batched with: the processor gives a
+    shorter recording in a batch one more feature frame (its length rounded up to a hop, not
+    down) and log-mel features of the padding past its end, where alone it has zeros, and
+    the audio encoder's convolutions see them (the trained demo base's logits moved by up to
+    1.2). So audio is padded to whole hops (under 10 ms of silence) and features past each
+    recording's own frames are zeroed: alone or batched, logits agree to 1e-3.
     """
+    hop = processor.feature_extractor.hop_length
+    audios = [np.pad(audio, (0, -len(audio) % hop)) for audio in audios]
     conversations = [
         [
             {
@@ -87,6 +96,8 @@ def build_inputs(
         return_dict=True,
         processor_kwargs={"sampling_rate": SAMPLE_RATE},
     )
+    features, frames = rendered["input_features"], rendered["input_features_mask"]
+    rendered["input_features"] = features * frames[:, None, :].to(features.dtype)
     return to_model(rendered, dtype, device)
 
 
