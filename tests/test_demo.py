@@ -103,3 +103,31 @@ def test_generalisation_tests_cover_every_language_and_bucket():
     assert all(s.side == "test" for s in splits)
     long = next(s for s in splits if s.name == "tests/long_en")
     assert long.seconds == (180.0, 600.0)
+
+
+def test_generalisation_bench_prints_base_against_naive(tmp_path, tiny_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from alignadapt.demo.testsets import Split, write_split
+
+    tests = tmp_path / "tests"
+    write_split(tests, Split("en_1-5s", 2, "en", seconds=(1.0, 3.0)), seed=1, progress=False)
+    out = tmp_path / "bench"
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "bench" / "demo_generalisation.py"), "--model", str(tiny_dir),
+         "--tests", str(tests), "--languages", "en", "--buckets", "1-5s", "--out", str(out)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "| en | " in done.stdout and "base beats naive in" in done.stdout
+    rows = json.loads((out / "generalisation.json").read_text())
+    assert [(r["language"], r["bucket"], r["utterances"]) for r in rows] == [("en", "1-5s", 2)]
+    assert (out / "generalisation.png").stat().st_size > 0
+    missing = subprocess.run(
+        [sys.executable, str(root / "bench" / "demo_generalisation.py"), "--tests", str(tests),
+         "--languages", "fr", "--buckets", "1-5s", "--out", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert missing.returncode != 0 and "no test manifest fr_1-5s.jsonl" in missing.stderr
