@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng libsndfile1 sctk praat ffmpeg
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test test-fast lint format demo-data demo-tests train train-tiny pretrain bench-demo sweep sweep-local bench bench-shar bench-train bench-infer clean
+.PHONY: help install system-deps test test-fast lint format demo-data demo-tests train train-tiny pretrain bench-demo sweep sweep-local bench bench-shar bench-train bench-infer gpu-check memory clean
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,8 @@ install: system-deps  ## virtual environment with alignadapt and its dev, ja, ko
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,ja,ko,hf]'
+	# the official Korean word dictionary, read out of the qwen-asr wheel (never installed)
+	$(BIN)/python -m alignadapt.model.korean_dict
 
 test:  ## the full test suite
 	$(BIN)/python -m pytest -q tests
@@ -82,6 +84,12 @@ bench-train:  ## training-step throughput (audio s/s; MFU on a GPU)
 
 bench-infer:  ## inference: audio s/s and padding, length-sorted batches vs input order
 	$(BIN)/python bench/inference_batching.py
+
+gpu-check:  ## the real architecture at full depth, random weights: memory vs the planner, speed, MFU (reduced model on CPU without a GPU)
+	$(BIN)/python bench/gpu_check.py
+
+memory:  ## what fits a 16/24/40/80 GB card per preset and precision, measured on real-width layers
+	$(BIN)/alignadapt memory
 
 clean:  ## remove logs, caches and the generated corpus (not .venv)
 	rm -rf logs .cache data/synthetic .pytest_cache .ruff_cache

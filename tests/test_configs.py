@@ -6,7 +6,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from alignadapt.model.loading import meta_aligner
+from alignadapt.model.architecture import meta_aligner
 from alignadapt.model.lora import LoraSpec, apply_lora, count_parameters
 
 from .conftest import CONF, compose_train
@@ -45,7 +45,8 @@ def test_medical_lora_is_the_reference_recipe(tmp_path, shared_dir):
     assert cfg.model.pretrained == "Qwen/Qwen3-ForcedAligner-0.6B-hf"
     assert (cfg.trainer.max_epochs, cfg.trainer.accumulate_grad_batches) == (5, 2)
     assert (cfg.trainer.val_check_interval, cfg.trainer.check_val_every_n_epoch) == (400, None)
-    assert cfg.data.batch_size == 4 and cfg.data.max_duration == 300.0
+    assert cfg.data.batch_size == 4 and cfg.data.max_duration == 180.0
+    assert cfg.model.dtype == "bfloat16" and cfg.model.gradient_checkpointing is True
     assert cfg.model.optimizer.lr == 1e-4 and cfg.model.scheduler.num_warmup_steps == 100
     assert cfg.callbacks.model_checkpoint.save_top_k == 2
     assert cfg.callbacks.model_checkpoint.every_n_train_steps is None  # saved at each validation

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from alignadapt.demo.tiny import TinySpec, build_tiny_aligner
-from alignadapt.model.loading import load_aligner, meta_aligner
+from alignadapt.model.architecture import meta_aligner
+from alignadapt.model.loading import load_aligner
 from alignadapt.model.lora import (
     LoraSpec,
     adapter_metadata,

@@ -44,6 +44,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "alignadapt.cli.export",
         "write the adapter, or a merged standalone model (--merge)",
     ),
+    "memory": (
+        "alignadapt.cli.memory",
+        "what fits a 16/24/40/80 GB card, measured on real-width layers",
+    ),
     "align": (
         "alignadapt.cli.align",
         "word timestamps for audio + transcript: JSON, TextGrid, SRT, WebVTT, CTM",

@@ -2,8 +2,8 @@
 
 Tests, CI and the laptop demo cannot fetch the 0.6B checkpoint, so they use this: the same
 `Qwen3ASRForTokenClassification` class with a few narrow layers, a byte-level BPE tokenizer
-trained on the fly, the real feature extractor and a chat template equivalent to the one the
-released checkpoint ships. It is saved as an ordinary model directory and loaded back through
+trained on the fly (`model.architecture.build_tokenizer`), the real feature extractor and the
+chat template the released checkpoint ships. It is saved as an ordinary model directory and loaded back through
 `alignadapt.model.loading.load_aligner`, the path the real checkpoint takes.
 """
 
@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers, trainers
 from transformers import (
     Qwen2Tokenizer,
     Qwen3ASRConfig,
@@ -26,42 +25,12 @@ from transformers import (
     Qwen3ASRProcessor,
 )
 
+from ..model.architecture import REAL_DIR, build_tokenizer
 from ..training.module import AlignerModule
 
 # The rendered prompt: the audio block, then `unit<timestamp><timestamp>` for every unit.
-# Equivalent to the template the released checkpoint ships in chat_template.jinja.
-FORCED_ALIGNER_TEMPLATE = (
-    "{%- set ns = namespace(audio='', units=[]) -%}"
-    "{%- for message in messages -%}{%- for part in message.content -%}"
-    "{%- if part.type == 'audio' -%}"
-    "{%- set ns.audio = ns.audio + '<|audio_start|><|audio_pad|><|audio_end|>' -%}"
-    "{%- elif part.type == 'text' -%}{%- set ns.units = ns.units + [part.text] -%}"
-    "{%- endif -%}"
-    "{%- endfor -%}{%- endfor -%}"
-    "{{- ns.audio -}}"
-    "{%- for unit in ns.units -%}{{- unit + '<timestamp><timestamp>' -}}{%- endfor -%}"
-)
-
-SPECIAL_TOKENS = [
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|audio_start|>",
-    "<|audio_end|>",
-    "<|audio_pad|>",
-    "<timestamp>",
-]
-
-# Enough English for a byte-level BPE to learn common merges; any text still tokenizes
-# (every byte is in the alphabet).
-TOKENIZER_CORPUS = (
-    "the patient presents with acute chest pain and shortness of breath the court will now "
-    "hear the motion to dismiss the defendant counsel objection sustained overruled the "
-    "model aligns every word of the transcript with the audio start and end time of each "
-    "word medical legal technical lecture hearing witness evidence diagnosis treatment "
-    "cardiac renal hepatic pulmonary neurological infarction hypertension antibiotic "
-    "one two three four five six seven eight nine ten hundred thousand percent dose "
-)
+# The template the released checkpoint ships (model/qwen3_forced_aligner_0.6b_hf/).
+FORCED_ALIGNER_TEMPLATE = (REAL_DIR / "chat_template.jinja").read_text()
 
 
 @dataclass
@@ -83,47 +52,10 @@ class TinySpec:
     seed: int = 0
 
 
-def build_tokenizer(spec: TinySpec) -> Qwen2Tokenizer:
-    """Train a byte-level BPE on a fixed corpus and wrap it as the Qwen2 tokenizer the processor wants."""
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=spec.vocab_size,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator([TOKENIZER_CORPUS] * 4, trainer)
-    state = json.loads(bpe.to_str())
-    vocab = dict(state["model"]["vocab"])
-    # Qwen2Tokenizer wants merges as pairs; tokenizers serialises them as pairs or "a b".
-    merges = [
-        tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["model"]["merges"]
-    ]
-    for token in SPECIAL_TOKENS:
-        vocab.setdefault(token, len(vocab))
-    tokenizer = Qwen2Tokenizer(
-        vocab=vocab,
-        merges=merges,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        extra_special_tokens={
-            "audio_token": "<|audio_pad|>",
-            "audio_bos_token": "<|audio_start|>",
-            "audio_eos_token": "<|audio_end|>",
-        },
-    )
-    # Special tokens that also sit in the vocabulary must be *added* special tokens, or the
-    # BPE splits them into bytes.
-    tokenizer.add_tokens(
-        [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS], special_tokens=True
-    )
-    return tokenizer
-
-
 def build_processor(spec: TinySpec) -> Qwen3ASRProcessor:
     return Qwen3ASRProcessor(
         feature_extractor=Qwen3ASRFeatureExtractor(),
-        tokenizer=build_tokenizer(spec),
+        tokenizer=build_tokenizer(spec.vocab_size),
         chat_template=FORCED_ALIGNER_TEMPLATE,
     )
 

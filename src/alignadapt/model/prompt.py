@@ -5,7 +5,8 @@ prompt the model was trained on is the prompt it is asked with, and a fix to how
 the model (dtype, device, language names) is made once.
 
 - `language_name`: ISO codes and names, any case, to the name the processor's splitters know.
-- `split_units`: the aligner's units for a transcript (the processor's own splitter).
+- `split_units`: the aligner's units for a transcript, as the official aligner cuts them: the
+  processor's splitter, except Korean, which the official code scores with its word dictionary.
 - `build_inputs`: the chat-template prompt for a batch of (audio, units), cast to the model's
   dtype and device.
 - `slot_logits`: the head applied at the `<timestamp>` slots only (one row per slot).
@@ -13,7 +14,9 @@ the model (dtype, device, language names) is made once.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -51,8 +54,45 @@ def is_supported_language(language: str | None) -> bool:
 
 
 def split_units(processor: Qwen3ASRProcessor, text: str, language: str | None) -> list[str]:
-    """The aligner's units for a transcript: the processor's splitter, with the language's name."""
-    return processor.split_words_for_alignment(text, language_name(language))
+    """The aligner's units for a transcript, exactly as the official aligner makes them.
+
+    Codes and names both reach the right splitter (`ja` and `Japanese` give nagisa's words).
+    Every language but Korean is the processor's own splitter, which matches the official
+    one (tested on recorded official splits); Korean is `korean_units`.
+    """
+    name = language_name(language)
+    if name == "Korean":
+        return korean_units(text)
+    return processor.split_words_for_alignment(text, name)
+
+
+def _kept(char: str) -> bool:
+    """Letters, numbers and the apostrophe survive in a unit; the rest (punctuation) goes."""
+    return char == "'" or unicodedata.category(char)[0] in "LN"
+
+
+@lru_cache(maxsize=1)
+def _korean_tokenizer():
+    try:
+        from soynlp.tokenizer import LTokenizer
+    except ImportError as err:
+        raise ImportError(
+            "Korean units need soynlp: pip install 'alignadapt[ko]' (make install does)"
+        ) from err
+    from .korean_dict import korean_scores
+
+    return LTokenizer(scores=korean_scores())
+
+
+def korean_units(text: str) -> list[str]:
+    """Korean units as the official aligner cuts them: soynlp's LTokenizer scored with the
+    official word dictionary (`korean_dict.py`), punctuation dropped, empty units left out.
+
+    transformers' splitter uses an unscored LTokenizer, which keeps `날씨가` whole where the
+    model learned `날씨` + `가`.
+    """
+    units = ("".join(c for c in token if _kept(c)) for token in _korean_tokenizer().tokenize(text))
+    return [u for u in units if u]
 
 
 def build_inputs(
