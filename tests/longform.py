@@ -1,7 +1,7 @@
-"""Long recordings with exact word times, made of held-out general test sentences (espeak-ng):
-each sentence is synthesised as the demo corpus makes an utterance (lead and tail silence),
-and the clips are joined with extra pauses. Used by tests/test_long.py and
-bench/long_recordings.py."""
+"""Long recordings with exact word times, made of held-out English test sentences (espeak-ng):
+each clip is one utterance of the demo's test sets (test voices, held-out sentences, lead and
+tail silence, clean), and the clips are joined with extra pauses. Used by tests/test_long.py
+and bench/long_recordings.py."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alignadapt.demo.corpus import GENERAL, GENERAL_PATTERNS, GENERAL_VOICE, _utterance, sentences
+from alignadapt.demo.broad import make_utterance
+from alignadapt.demo.degrade import CLEAN
 from alignadapt.model.prompt import SAMPLE_RATE
 
-TEST_SEED = 10  # the demo corpus's general_test seed (spec.seed + 3): sentences the base never saw
+TEST_SEED = 10
 
 
 @dataclass
@@ -38,21 +39,25 @@ def spoken_recording(seconds: float, seed: int = TEST_SEED) -> Recording:
     from alignadapt.demo.espeak import Espeak
 
     rng = np.random.default_rng(seed)
-    engine, texts_in = Espeak(), sentences(GENERAL, GENERAL_PATTERNS, rng)
+    engine = Espeak()
+    voice = "en-us+m6"  # a held-out test variant for the whole recording: one speaker
     clips, texts, spans, offsets, parts, t = [], [], [], [], [], 0.0
     while t < seconds:
-        text = next(texts_in)
-        try:
-            clip, words = _utterance(
-                engine, text, GENERAL_VOICE, int(rng.integers(150, 191)), None, rng
-            )
-        except ValueError:  # espeak merged two words: no exact time, as the corpus does
-            continue
+        utt = make_utterance(
+            engine,
+            rng,
+            "en",
+            float(rng.uniform(3.0, 8.0)),
+            "test",
+            conditions=CLEAN,
+            voice=voice,
+        )
+        clip, text, words = utt.audio, utt.text, utt.words
         gap = np.zeros(int(rng.uniform(0.0, 0.8) * SAMPLE_RATE), np.float32)
         offsets.append(t)
         clips.append(clip)
         texts.append(text)
-        spans.append(np.array([[w["start"], w["end"]] for w in words]))
+        spans.append(np.array([[s, e] for _, s, e in words]))
         parts += [clip, gap]
         t += (len(clip) + len(gap)) / SAMPLE_RATE
     return Recording(np.concatenate(parts), clips, texts, spans, offsets)

@@ -29,6 +29,7 @@ def test_every_experiment_composes(experiment, tmp_path, shared_dir):
     assert container["data"]["_target_"] in (
         "alignadapt.data.datamodule.AlignDataModule",
         "alignadapt.demo.synthetic.SyntheticDataModule",
+        "alignadapt.demo.stream.BroadDataModule",
     )
     LoraSpec(**container["lora"])
 

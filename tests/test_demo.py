@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from alignadapt.demo.broad import TEST_VARIANTS
+
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="needs the espeak-ng Debian package"
 )
@@ -22,19 +24,25 @@ def frame_db(audio: np.ndarray, rate: int) -> np.ndarray:
     return 20 * np.log10(rms / rms.max())
 
 
-@pytest.mark.parametrize("kind", ["general", "domain"])
-def test_demo_times_agree_with_the_audio(tmp_path, kind):
-    from alignadapt.demo.corpus import write_split
+@pytest.mark.parametrize(
+    ("language", "grammar"), [("en", None), ("en", "en_domain"), ("fr", None), ("zh", None)]
+)
+def test_demo_times_agree_with_the_audio(tmp_path, language, grammar):
+    from alignadapt.demo.degrade import CLEAN
+    from alignadapt.demo.testsets import Split, write_split
 
-    manifest = write_split(tmp_path, f"{kind}_probe", 12, kind, seed=3, progress=False)
+    split = Split("probe", 4, language, grammar, "test", (2.0, 6.0), CLEAN)
+    manifest = write_split(tmp_path, split, seed=3, progress=False)
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
-    assert len(lines) == 12
+    assert len(lines) == 4
     for line in lines:
         audio, rate = sf.read(tmp_path / line["audio_path"], dtype="float32")
-        assert rate == 16000
+        assert rate == 16000 and abs(len(audio) / rate - line["duration"]) < 1e-3
+        assert line["duration"] <= 6.0
         db = frame_db(audio, rate)
         words = line["words"]
-        assert [w["word"] for w in words] == line["text"].split()
+        units = list(line["text"]) if language == "zh" else line["text"].split()
+        assert [w["word"] for w in words] == units
         first, last = words[0]["start"], words[-1]["end"]
         before = db[: int(first * 100) - 1]
         after = db[int(np.ceil(last * 100)) + 1 :]
@@ -46,6 +54,7 @@ def test_demo_times_agree_with_the_audio(tmp_path, kind):
         assert onset > before.max() + 6 and onset > -35, (line["audio_path"], onset, before.max())
         for a, b in zip(words, words[1:], strict=False):  # ordered, non-overlapping, non-empty
             assert a["start"] < a["end"] <= b["start"] + 1e-6
+            assert db[int(a["start"] * 100) : int(np.ceil(a["end"] * 100))].max() > -30
 
 
 def test_demo_base_loads_through_the_normal_model_path():
@@ -55,8 +64,8 @@ def test_demo_base_loads_through_the_normal_model_path():
 
     path = Path(__file__).resolve().parents[1] / "models" / "demo-base"
     model, processor = load_aligner(str(path))
-    assert model.config.num_labels == 200
-    assert sum(p.numel() for p in model.parameters()) == 1_248_128
+    assert model.config.num_labels == 400  # 32 s per call
+    assert sum(p.numel() for p in model.parameters()) == 3_452_736
     assert (
         processor.tokenizer.convert_tokens_to_ids("<timestamp>") == model.config.timestamp_token_id
     )
@@ -66,7 +75,7 @@ def test_demo_data_command_makes_every_split(tmp_path):
     from alignadapt.cli import main
 
     args = [str(tmp_path), "--domain-train", "2", "--domain-val", "1", "--domain-test", "1"]
-    args += ["--general-test", "1", "--general-replay", "1"]
+    args += ["--general-test", "1", "--general-replay", "1", "--quiet"]
     assert main(["demo-data", *args]) == 0
     made = sorted(p.name for p in tmp_path.glob("*.jsonl"))
     assert made == [
@@ -76,3 +85,49 @@ def test_demo_data_command_makes_every_split(tmp_path):
         "general_replay.jsonl",
         "general_test.jsonl",
     ]
+    train = [json.loads(x) for x in (tmp_path / "domain_train.jsonl").read_text().splitlines()]
+    test = [json.loads(x) for x in (tmp_path / "domain_test.jsonl").read_text().splitlines()]
+    assert "+" not in train[0]["voice"] or train[0]["voice"].split("+")[1] not in TEST_VARIANTS
+    assert test[0]["voice"].split("+")[1] in TEST_VARIANTS  # tested on voices never trained on
+    before = (tmp_path / "domain_train.jsonl").read_bytes()
+    assert main(["demo-data", *args]) == 0  # made once and kept
+    assert (tmp_path / "domain_train.jsonl").read_bytes() == before
+
+
+def test_generalisation_tests_cover_every_language_and_bucket():
+    from alignadapt.demo.testsets import test_splits
+
+    splits = test_splits(per_cell=3, long_count=1)
+    names = {s.name for s in splits}
+    assert len(names) == 21 and "tests/zh_20-30s" in names and "tests/long_en" in names
+    assert all(s.side == "test" for s in splits)
+    long = next(s for s in splits if s.name == "tests/long_en")
+    assert long.seconds == (180.0, 600.0)
+
+
+def test_generalisation_bench_prints_base_against_naive(tmp_path, tiny_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from alignadapt.demo.testsets import Split, write_split
+
+    tests = tmp_path / "tests"
+    write_split(tests, Split("en_1-5s", 2, "en", seconds=(1.0, 3.0)), seed=1, progress=False)
+    out = tmp_path / "bench"
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "bench" / "demo_generalisation.py"), "--model", str(tiny_dir),
+         "--tests", str(tests), "--languages", "en", "--buckets", "1-5s", "--out", str(out)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "| en | " in done.stdout and "base beats naive in" in done.stdout
+    rows = json.loads((out / "generalisation.json").read_text())
+    assert [(r["language"], r["bucket"], r["utterances"]) for r in rows] == [("en", "1-5s", 2)]
+    assert (out / "generalisation.png").stat().st_size > 0
+    missing = subprocess.run(
+        [sys.executable, str(root / "bench" / "demo_generalisation.py"), "--tests", str(tests),
+         "--languages", "fr", "--buckets", "1-5s", "--out", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert missing.returncode != 0 and "no test manifest fr_1-5s.jsonl" in missing.stderr

@@ -35,13 +35,28 @@ COMBOS = [
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
 
-def stand_ins(tiny_dir, corpus) -> list[str]:
+STREAMED = {"data=demo_broad", "experiment=demo_pretrain"}  # speech made on the fly, no manifests
+
+
+def stand_ins(tiny_dir, corpus, streamed: bool = False) -> list[str]:
     """What replaces the GPU, the hub model and the demo corpus on a CPU-only test machine."""
-    return [
+    common = [
         "trainer.accelerator=cpu",
         "trainer.devices=1",
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
+    ]
+    if streamed:  # the broad corpus itself, kept short: English 1-3 s, no worker process
+        return [
+            *common,
+            "data.num_workers=0",
+            "data.batch_seconds=6.0",
+            "data.buckets=[[1.0,3.0]]",
+            "data.languages={en: 1.0}",
+            "data.val_batches=1",
+        ]
+    return [
+        *common,
         f"data.train_manifest={corpus['train']}",
         f"data.val_manifest={corpus['val']}",
         f"data.test_manifest={corpus['test']}",
@@ -52,7 +67,11 @@ def stand_ins(tiny_dir, corpus) -> list[str]:
 
 def run_fast(overrides: list[str], tmp_path, shared_dir, tiny_dir, corpus) -> dict:
     cfg = compose_train(
-        [*overrides, "++trainer.fast_dev_run=true", *stand_ins(tiny_dir, corpus)],
+        [
+            *overrides,
+            "++trainer.fast_dev_run=true",
+            *stand_ins(tiny_dir, corpus, streamed=bool(STREAMED & set(overrides))),
+        ],
         tmp_path,
         shared_dir,
     )

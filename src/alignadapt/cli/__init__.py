@@ -42,7 +42,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo-data": (
         "alignadapt.cli.demo_data",
-        "synthesise the espeak-ng demo corpus (domain + general)",
+        "synthesise the espeak-ng demo sets (make train's domain sets; --tests: the generalisation tests)",
     ),
     "export": (
         "alignadapt.cli.export",

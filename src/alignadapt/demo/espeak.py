@@ -3,8 +3,14 @@
 espeak-ng reports a WORD event with the sample at which each word starts, and, with phoneme
 events on, a PHONEME event for every sound including pauses. A word ends where the next word
 starts, at the next pause phoneme, or at the end of the utterance, whichever comes first, and
-is then pulled back onto its last sounding frame when silence follows. Nothing here reads a
-model or a network: the Debian package `espeak-ng` is all it needs.
+is then pulled back onto its last sounding frame when silence follows.
+
+espeak-ng joins some short words into the word before them ("at a" is spoken as one word and
+gets one WORD event): the phoneme events of such a group are shared out among its words by
+each word's own phoneme count (`espeak_TextToPhonemes`), so a joined word starts at its first
+phoneme. Every word's span is then checked against the audio (it must hold sound). Chinese
+text gets one unit per character (espeak-ng reports a WORD event per character). Nothing here
+reads a model or a network: the Debian package `espeak-ng` is all it needs.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ INITIALIZE_PHONEME_EVENTS = 0x0001
 CHARS_UTF8 = 1
 POS_CHARACTER = 1
 EVENT_LIST_TERMINATED, EVENT_WORD, EVENT_END, EVENT_MSG_TERMINATED, EVENT_PHONEME = 0, 1, 5, 6, 7
-PARAM_RATE, PARAM_PITCH = 1, 3
+PARAM_RATE, PARAM_VOLUME, PARAM_PITCH, PARAM_RANGE = 1, 2, 3, 4
+PHONEME_SEPARATOR = ord("|") << 8  # espeak_TextToPhonemes: "|" between phonemes
 
 
 class _EventId(ctypes.Union):
@@ -76,7 +83,14 @@ class Espeak:
         self._events: list[tuple[int, int, int, str]] = []
         self._callback = _CALLBACK(self._on_audio)  # keep a reference: C holds the pointer
         self.lib.espeak_SetSynthCallback(self._callback)
+        self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        self.lib.espeak_TextToPhonemes.argtypes = [
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
         self._voice = None
+        self._phoneme_counts: dict[tuple[str, str], int] = {}
 
     def _on_audio(self, wav, count, events) -> int:
         if wav and count > 0:
@@ -89,18 +103,42 @@ class Espeak:
             i += 1
         return 0
 
+    def phoneme_count(self, word: str) -> int:
+        """How many phonemes espeak-ng gives `word` on its own in the current voice."""
+        key = (self._voice or "", word)
+        if key not in self._phoneme_counts:
+            buf = ctypes.create_string_buffer(word.encode("utf-8"))
+            pointer = ctypes.c_void_p(ctypes.addressof(buf))
+            out = self.lib.espeak_TextToPhonemes(
+                ctypes.byref(pointer), CHARS_UTF8, PHONEME_SEPARATOR
+            )
+            phonemes = (out or b"").decode("utf-8", "replace").replace(" ", "|").split("|")
+            self._phoneme_counts[key] = max(1, sum(1 for ph in phonemes if ph.strip("'_, ")))
+        return self._phoneme_counts[key]
+
     def synthesize(
-        self, text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50
+        self,
+        text: str,
+        voice: str = "en-us",
+        rate: int = 175,
+        pitch: int = 50,
+        pitch_range: int = 50,
+        per_character: bool = False,
     ) -> Synthesis:
-        """Speak `text`; returns audio and (word, start, end) for every space-separated word."""
-        if voice != self._voice:
-            if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise ValueError(
-                    f"espeak-ng has no voice {voice!r} (espeak-ng --voices=en lists them)"
-                )
-            self._voice = voice
+        """Speak `text`; returns audio and (word, start, end) for every space-separated word
+        (every non-space character with `per_character`, for Chinese).
+
+        `rate` in words per minute (80-450), `pitch` and `pitch_range` 0-100. ValueError when
+        a word's time cannot be found exactly (the caller draws another sentence)."""
+        # set on every call, not only on a change: espeak-ng keeps state across calls (after a
+        # Chinese voice the next utterance gets an extra event), and a fresh voice makes the
+        # output depend on this call alone
+        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ValueError(f"espeak-ng has no voice {voice!r} (espeak-ng --voices lists them)")
+        self._voice = voice
         self.lib.espeak_SetParameter(PARAM_RATE, rate, 0)
         self.lib.espeak_SetParameter(PARAM_PITCH, pitch, 0)
+        self.lib.espeak_SetParameter(PARAM_RANGE, pitch_range, 0)
         self._chunks, self._events = [], []
         data = text.encode("utf-8")
         buf = ctypes.create_string_buffer(data)
@@ -108,19 +146,73 @@ class Espeak:
         self.lib.espeak_Synchronize()
         pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
         audio = pcm.astype(np.float32) / 32768.0
-        return Synthesis(
-            audio, self.sample_rate, word_times(text, self._events, audio, self.sample_rate)
-        )
+        events = self._events
+        words = [
+            (m.start() + 1, m.group())
+            for m in re.finditer(r"\S" if per_character else r"\S+", text)
+        ]
+        counts = {} if per_character else {w: self.phoneme_count(w) for _, w in words}
+        times = word_times(text, events, audio, self.sample_rate, words, counts)
+        return Synthesis(audio, self.sample_rate, times)
+
+
+def _joined_word_starts(
+    words: list[tuple[int, str]],
+    events: list[tuple[int, int, int, str]],
+    phoneme_counts: dict[str, int],
+) -> list[int]:
+    """The start sample of every word, sharing a joined group's phonemes among its words."""
+    # position 0 is no word of the text (espeak-ng adds one at the end after a Chinese voice)
+    starts = {pos: sample for kind, pos, sample, _ in events if kind == EVENT_WORD and pos > 0}
+    positions = [pos for pos, _ in words]
+    if not set(starts) <= set(positions) or positions[0] not in starts:
+        raise ValueError("espeak-ng word events do not fall on the words of the text")
+    out: list[int] = []
+    i = 0
+    while i < len(words):
+        j = i + 1
+        while j < len(words) and positions[j] not in starts:
+            j += 1
+        out.append(starts[positions[i]])
+        if j > i + 1:  # words i+1..j-1 were spoken joined to word i: split by phoneme counts
+            phonemes = [
+                sample
+                for kind, pos, sample, name in events
+                if kind == EVENT_PHONEME and pos == positions[i] and not name.startswith(("_", "("))
+            ]
+            want = [phoneme_counts.get(w, 1) for _, w in words[i:j]]
+            if len(phonemes) < j - i:
+                raise ValueError(f"too few phonemes to split the joined words {words[i:j]}")
+            # cumulative shares of the group's phonemes, each word at least one phoneme
+            edges = np.floor(np.cumsum(want)[:-1] * len(phonemes) / sum(want) + 0.5).astype(int)
+            edges = np.clip(edges, np.arange(1, j - i), len(phonemes) - np.arange(j - i - 1, 0, -1))
+            edges = np.maximum.accumulate(np.maximum(edges, np.arange(1, j - i)))
+            out.extend(phonemes[k] for k in edges)
+        i = j
+    return out
 
 
 def word_times(
-    text: str, events: list[tuple[int, int, int, str]], audio: np.ndarray, sample_rate: int
+    text: str,
+    events: list[tuple[int, int, int, str]],
+    audio: np.ndarray,
+    sample_rate: int,
+    words: list[tuple[int, str]] | None = None,
+    phoneme_counts: dict[str, int] | None = None,
 ) -> list[tuple[str, float, float]]:
-    """Map WORD events to the text's words and find each word's end (see module docstring)."""
-    words = [(m.start() + 1, m.group()) for m in re.finditer(r"\S+", text)]  # 1-based like espeak
-    starts = {pos: sample for kind, pos, sample, _ in events if kind == EVENT_WORD}
-    if sorted(starts) != [pos for pos, _ in words]:
-        raise ValueError(f"espeak-ng word events do not match the words of {text!r}")
+    """(word, start s, end s) for `words` ((1-based character position, word); default every
+    space-separated word of `text`) from espeak-ng's events (see the module docstring).
+
+    ValueError when the events cannot be matched to the words or a word's span holds no sound.
+    """
+    if words is None:
+        words = [(m.start() + 1, m.group()) for m in re.finditer(r"\S+", text)]
+    if not words:
+        raise ValueError(f"no words in {text!r}")
+    try:
+        word_starts = _joined_word_starts(words, events, phoneme_counts or {})
+    except ValueError as err:
+        raise ValueError(f"{err}: {text!r}") from None
     pauses = sorted(
         sample for kind, _, sample, name in events if kind == EVENT_PHONEME and name.startswith("_")
     )
@@ -130,7 +222,6 @@ def word_times(
     energy = frame_rms(audio, frame)
     sounding = energy > max(energy.max(), 1e-6) * 10 ** (-35 / 20)  # within 35 dB of the peak
     out = []
-    word_starts = [starts[pos] for pos, _ in words]
     for i, (_, word) in enumerate(words):
         start = word_starts[i]
         limit = word_starts[i + 1] if i + 1 < len(words) else total
@@ -138,8 +229,10 @@ def word_times(
         # pull the end back onto the last sounding frame before `limit`
         first, last = start // frame, min(limit // frame, n_frames)
         voiced = np.nonzero(sounding[first:last])[0]
-        end = (first + voiced[-1] + 1) * frame if len(voiced) else limit
+        if not len(voiced):  # the check against the audio: a word must hold sound
+            raise ValueError(f"word {i} ({word!r}) holds no sound in {text!r}")
+        end = (first + voiced[-1] + 1) * frame
         # and the start forward onto the first sounding frame (espeak may mark a word in a pause)
-        start = max(start, (first + voiced[0]) * frame) if len(voiced) else start
+        start = max(start, (first + voiced[0]) * frame)
         out.append((word, start / sample_rate, min(end, limit) / sample_rate))
     return out
