@@ -25,13 +25,13 @@ import soundfile as sf
 
 from alignadapt.data.audio import load_audio
 from alignadapt.data.manifest import Utterance, iter_manifest, to_record, write_jsonl
+from alignadapt.data.sampling import padding_share
 from alignadapt.demo.synthetic import SyntheticSpec, render_utterance
 from alignadapt.demo.tiny import TinySpec, build_tiny_aligner
 from alignadapt.inference.aligner import Aligner, AlignerSettings
 from alignadapt.inference.batching import (
     in_input_order,
     length_sorted_batches,
-    padding_stats,
     sorted_map,
 )
 from alignadapt.model.prompt import SAMPLE_RATE, split_units
@@ -83,7 +83,7 @@ def main() -> None:
     times = {}
     for label, sort in (("input order", False), ("sorted", True)):
         batches = length_sorted_batches(lengths, args.batch_size, sort)
-        share = padding_stats(lengths, batches).padding_share
+        share = padding_share(batches, np.asarray(lengths))
         started = time.perf_counter()
         results = in_input_order(
             sorted_map(list(range(len(utts))), lengths, args.batch_size, run, sort), len(utts)

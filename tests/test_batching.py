@@ -10,11 +10,11 @@ import numpy as np
 import torch
 
 from alignadapt.data.audio import load_audio
+from alignadapt.data.sampling import padding_share
 from alignadapt.inference.aligner import Aligner, AlignerSettings
 from alignadapt.inference.batching import (
     in_input_order,
     length_sorted_batches,
-    padding_stats,
     sorted_map,
 )
 from alignadapt.inference.pseudo import plan
@@ -26,10 +26,8 @@ def test_sorted_batches_pad_under_ten_percent_where_input_order_pads_a_third():
     batches = length_sorted_batches(lengths, 8)
     assert sorted(i for b in batches for i in b) == list(range(200))  # each once
     assert all(len(b) == 8 for b in batches)
-    sorted_share = padding_stats(lengths, batches).padding_share
-    input_share = padding_stats(
-        lengths, length_sorted_batches(lengths, 8, sort=False)
-    ).padding_share
+    sorted_share = padding_share(batches, np.asarray(lengths))
+    input_share = padding_share(length_sorted_batches(lengths, 8, sort=False), np.asarray(lengths))
     assert sorted_share < 0.10 < 0.30 < input_share
     assert length_sorted_batches(lengths, 8) == batches  # the same groups every time
     assert length_sorted_batches([2.0, 1.0, 2.0, 1.0], 2) == [[1, 3], [0, 2]]  # ties by position

@@ -29,12 +29,14 @@ def _wandb_offline() -> bool:
     return os.environ.get("WANDB_MODE", "offline").lower() not in ("online", "run")
 
 
+PROJECT = Path(__file__).resolve().parents[2]  # the checkout: conf/, train.py, models/, ...
+
+
 def project_root() -> str:
     """The folder holding conf/ (and train.py, models/, data/, logs/), so that a run finds the
     shipped demo base and writes its logs there from whatever folder it is started in; the
     current folder when alignadapt is installed without its project folder."""
-    root = Path(__file__).resolve().parents[2]
-    return str(root if (root / "conf").is_dir() else Path.cwd())
+    return str(PROJECT if (PROJECT / "conf").is_dir() else Path.cwd())
 
 
 def register_resolvers() -> None:
@@ -90,8 +92,6 @@ class TaskResult:
 
 def close_loggers() -> None:
     """Finish the W&B run, if one is open, so a failed task does not leave it "running"."""
-    import sys
-
     wandb = sys.modules.get("wandb")  # imported only if a task used it
     if wandb is not None and wandb.run is not None:
         wandb.finish()
@@ -162,7 +162,7 @@ def override_hint(config_name: str, argv: list[str]) -> str | None:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    conf = Path(__file__).resolve().parents[2] / "conf"
+    conf = PROJECT / "conf"
     pairs = [a.split("=", 1) for a in argv if "=" in a and not a.startswith(("-", "+", "~"))]
     groups = [f"{k}={v}" for k, v in pairs if "." not in k and (conf / k).is_dir()]
     GlobalHydra.instance().clear()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..data.audio import audio_duration, load_audio
+from ..data.audio import load_audio
 from ..data.manifest import iter_manifest
 from ..inference.aligner import Aligner, AlignerSettings
 from ..inference.batching import recording_seconds, sorted_map
@@ -133,21 +133,23 @@ def run(args: argparse.Namespace) -> int:
         if not job["units"]:
             raise ValueError(f"{job['id']}: the transcript {job['text']!r} has no word to align")
 
+    for job in jobs:  # from the header once: sorting, and which files are read piece by piece
+        job["seconds"] = recording_seconds(job["audio"])  # 0 if unreadable: load_audio says why
+
     def run_batch(chunk: list[dict]) -> list[tuple]:
         # a recording longer than a call is read from disk piece by piece, never whole
-        long = [audio_duration(j["audio"]) > aligner.window_s for j in chunk]
-        short = [j for j, is_long in zip(chunk, long, strict=True) if not is_long]
+        short = [j for j in chunk if j["seconds"] <= aligner.window_s]
         audios = [load_audio(j["audio"], channel=j["channel"]) for j in short]
         results = iter(aligner.align(audios, [j["units"] for j in short]))
         sizes = iter(len(a) / SAMPLE_RATE for a in audios)
         return [
-            (audio_duration(j["audio"]), aligner.align_file(j["audio"], j["units"], j["channel"]))
-            if is_long
-            else (next(sizes), next(results))
-            for j, is_long in zip(chunk, long, strict=True)
+            (next(sizes), next(results))
+            if j["seconds"] <= aligner.window_s
+            else (j["seconds"], aligner.align_file(j["audio"], j["units"], j["channel"]))
+            for j in chunk
         ]
 
-    lengths = [recording_seconds(j["audio"]) for j in jobs]
+    lengths = [j["seconds"] for j in jobs]
     flagged = 0
     with tqdm(total=len(jobs), desc="aligning", unit="rec", disable=len(jobs) == 1) as bar:
         # shortest first (less padding); each output is written as its batch finishes

@@ -82,6 +82,11 @@ def load_audio(
             data = f.read(count, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
         raise ValueError(f"{path}: cannot decode audio ({err}); {CONVERT_HINT}") from err
+    return _mono(data, rate, channel, sample_rate, path)
+
+
+def _mono(data: np.ndarray, rate: int, channel: int | None, sample_rate: int, path) -> np.ndarray:
+    """Decoded (frames, channels) samples -> the chosen channel (or their average), resampled."""
     if channel is not None:
         if channel >= data.shape[1]:
             raise ValueError(
@@ -104,18 +109,10 @@ def read_blocks(
     own (a few samples at block edges differ from resampling the whole file: fine for energy,
     not for aligning; pieces are read with `load_audio(start=, end=)`)."""
     info = audio_info(path)
-    if channel is not None and channel >= info.channels:
-        raise ValueError(
-            f"{path}: has {info.channels} channel(s), channel {channel} was asked for; "
-            "fix the manifest's 'channel' (0 is the first)"
-        )
     step = max(1, int(seconds * info.sample_rate))
     try:
         for data in sf.blocks(str(path), blocksize=step, dtype="float32", always_2d=True):
-            mono = data[:, channel] if channel is not None else data.mean(axis=1)
-            if info.sample_rate != SAMPLE_RATE:
-                mono = resample(np.ascontiguousarray(mono), info.sample_rate, SAMPLE_RATE)
-            yield np.ascontiguousarray(mono, dtype=np.float32)
+            yield _mono(data, info.sample_rate, channel, SAMPLE_RATE, path)
     except (sf.LibsndfileError, RuntimeError) as err:
         raise ValueError(f"{path}: cannot decode audio ({err}); {CONVERT_HINT}") from err
 

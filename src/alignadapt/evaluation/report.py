@@ -12,6 +12,7 @@ rest are listed per column.
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,7 +253,10 @@ def worst_words(results: Sequence[UttResult], column: str, n: int = 20) -> list[
 CJK_FONTS = ["Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "Droid Sans Fallback"]
 
 
+@functools.lru_cache(maxsize=1)
 def _plt():
+    """pyplot on the Agg backend with a CJK fallback font, set up once per process (the font
+    scan reads every system font file)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -277,6 +281,16 @@ def set_title(metrics: dict) -> str:
 
     models = ", ".join(f"{k} = {short(str(v))}" for k, v in metrics.get("models", {}).items())
     return f"{Path(metrics.get('manifest', '')).name}: {models}"
+
+
+def _save_legend_plot(fig, ax, path: Path, what: str, title: str) -> Path:
+    """Title ("what, set and models"), legend, write the PNG, free the figure."""
+    ax.set_title(f"{what}, {title}" if title else what, fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    _plt().close(fig)
+    return path
 
 
 def plot_error_distribution(
@@ -306,12 +320,7 @@ def plot_error_distribution(
         )
     ax.set_xlabel("|predicted - reference| per start/end (ms, last bin holds the rest)")
     ax.set_ylabel("slots")
-    ax.set_title(f"error distribution, {title}" if title else "error distribution", fontsize=9)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save_legend_plot(fig, ax, path, "error distribution", title)
 
 
 def plot_error_by_position(
@@ -335,12 +344,7 @@ def plot_error_by_position(
         ax.plot(centers, sums / np.maximum(counts, 1), marker="o", label=c)
     ax.set_xlabel("position of the word in its utterance (0 = first, 1 = last)")
     ax.set_ylabel("mean error (ms)")
-    ax.set_title(f"error by position, {title}" if title else "error by position", fontsize=9)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save_legend_plot(fig, ax, path, "error by position", title)
 
 
 def timeline_figure(

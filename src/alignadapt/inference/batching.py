@@ -13,7 +13,6 @@ runs give the same times.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,24 +35,6 @@ def length_sorted_batches(
         else list(range(len(lengths)))
     )
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-@dataclass
-class PaddingStats:
-    audio_s: float  # real audio
-    padded_s: float  # what the batches hold, padding included
-
-    @property
-    def padding_share(self) -> float:
-        """The share of the batched audio that is padding."""
-        return 1.0 - self.audio_s / self.padded_s if self.padded_s else 0.0
-
-
-def padding_stats(lengths: Sequence[float], batches: Sequence[Sequence[int]]) -> PaddingStats:
-    """Real against padded audio when every batch is padded to its longest recording."""
-    audio = sum(lengths[i] for b in batches for i in b)
-    padded = sum(max((lengths[i] for i in b), default=0.0) * len(b) for b in batches)
-    return PaddingStats(float(audio), float(padded))
 
 
 def recording_seconds(path: str | Path, known: float | None = None) -> float:
