@@ -30,7 +30,7 @@ system-deps:  ## Debian packages (needs root or sudo)
 install: system-deps  ## virtual environment with alignadapt and its dev, ja, ko and hf extras
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(if $(TORCH_INDEX),$(BIN)/pip install -q 'torch==2.11.*' 'torchaudio==2.11.*' --index-url $(TORCH_INDEX))
+	$(if $(TORCH_INDEX),$(BIN)/pip install -q 'torch==2.11.0' 'torchaudio==2.11.0' --index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e '.[dev,ja,ko,hf]'
 	# the official Korean word dictionary, read out of the qwen-asr wheel (never installed)
 	$(BIN)/python -m alignadapt.model.korean_dict
