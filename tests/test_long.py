@@ -115,36 +115,100 @@ def test_audio_without_words_is_flagged_and_the_words_still_align():
     assert gap.end == pytest.approx(len(audio) / SAMPLE_RATE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the duration programme spreads an unspoken sentence over its "
-    "neighbours (the speaking rate absorbs it) instead of leaving it out",
-)
-def test_an_unspoken_sentence_is_flagged_and_left_out_of_every_call():
-    audio, units, truth = talk(4, seed=1)
+def sentence_ends(truth: np.ndarray) -> np.ndarray:
+    """The talk's punctuation: a sentence ends where the next word is 0.4 s or more away."""
+    return np.append(truth[1:, 0] - truth[:-1, 1] >= 0.4, True)
+
+
+class GivenUnspoken(Exception):
+    """A call was handed the sentence nobody says."""
+
+
+def unspoken_sentence(seed: int, with_breaks: bool = True) -> str:
+    """Four minutes of talk with 2.4 s of unspoken text put in at a sentence start; "ok" when
+    no call is handed it, the rest aligns exactly and it is the one gap, else what went wrong."""
+    audio, units, truth = talk(4, seed=seed)
     middle = len(units) // 2
     while truth[middle, 0] - truth[middle - 1, 1] < 0.4:  # the start of a sentence
         middle += 1
     extra = ["b" * 8] * 6  # 2.4 s of text nobody says
     with_extra = units[:middle] + extra + units[middle:]
     index = [*range(middle), *[-1] * len(extra), *range(middle, len(units))]
+    ends = sentence_ends(truth)
+    breaks = np.concatenate([ends[:middle], [False] * 5 + [True], ends[middle:]])
     place, _ = squeezing(truth)
 
     def run(batch):
         out = []
         for piece, clip, _ in batch:
             idx = [index[i] for i in piece.units]
-            assert -1 not in idx, "a call was given the unspoken sentence"
+            if -1 in idx:
+                raise GivenUnspoken
             rel = place(piece.start, piece.start + len(clip) / SAMPLE_RATE, idx)
             n = len(idx)
             out.append({"argmax": Decoded(rel.ravel(), 0, np.ones(2 * n), np.zeros(2 * n, bool))})
         return out
 
-    result = align_long(ArrayAudio(audio), with_extra, run, 60.0, 0.0, 10.0)
+    try:
+        result = align_long(
+            ArrayAudio(audio),
+            with_extra,
+            run,
+            60.0,
+            0.0,
+            10.0,
+            breaks=breaks if with_breaks else None,
+        )
+    except GivenUnspoken:
+        return "a call was given the unspoken sentence"
     spoken = np.array(index) >= 0
-    assert np.abs(result.decoded["argmax"].spans[spoken] - truth).max() < 0.02
+    if np.abs(result.decoded["argmax"].spans[spoken] - truth).max() >= 0.02:
+        return "spoken words moved"
+    gaps = [(g.kind, g.first, g.count, round(g.start, 2), round(g.end, 2)) for g in result.gaps]
+    want = (
+        WORDS_NOT_IN_AUDIO,
+        middle,
+        6,
+        round(truth[middle - 1, 1], 2),
+        round(truth[middle, 0], 2),
+    )
+    return "ok" if gaps == [want] else f"gaps {gaps}, wanted {[want]}"
+
+
+def test_an_unspoken_sentence_is_flagged_and_left_out_of_every_call():
+    """Ten recordings: with the transcript's punctuation (`unit_breaks`) the unspoken sentence
+    is found, flagged with its place and left out of every call in 9 (measured; the tenth
+    leaves out a short neighbour sentence instead, see the README); without it, durations
+    alone find it in fewer (shifting later sentences' text costs them nothing)."""
+    found = {seed: unspoken_sentence(seed) for seed in range(1, 11)}
+    assert sum(v == "ok" for v in found.values()) >= 9, found
+    blind = {seed: unspoken_sentence(seed, with_breaks=False) for seed in range(1, 11)}
+    assert sum(v == "ok" for v in blind.values()) < sum(v == "ok" for v in found.values())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: energy cannot tell 30 s of music from speech; the programme gives it "
+    "the sentences next to it and leaves their speech without words (README)",
+)
+def test_loud_sound_without_words_is_flagged():
+    audio, units, truth = talk(4, seed=1)
+    middle = len(units) // 2
+    while truth[middle, 0] - truth[middle - 1, 1] < 0.4:  # the start of a sentence
+        middle += 1
+    at = int((truth[middle - 1, 1] + truth[middle, 0]) / 2 * SAMPLE_RATE)
+    t = np.arange(30 * SAMPLE_RATE) / SAMPLE_RATE  # a tone as loud as the words: "music"
+    music = (0.15 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(4 * np.pi * t))).astype(
+        np.float32
+    )
+    audio = np.concatenate([audio[:at], music, audio[at:]])
+    truth = truth.copy()
+    truth[middle:] += 30.0
+    _, run = squeezing(truth)
+    result = align_long(ArrayAudio(audio), units, run, 60.0, 0.0, 10.0, breaks=sentence_ends(truth))
+    assert np.abs(result.decoded["argmax"].spans - truth).max() < 0.02
     (gap,) = result.gaps
-    assert (gap.kind, gap.first, gap.count) == (WORDS_NOT_IN_AUDIO, middle, 6)
+    assert gap.kind == AUDIO_WITHOUT_WORDS
     assert (gap.start, gap.end) == pytest.approx((truth[middle - 1, 1], truth[middle, 0]))
 
 

@@ -142,3 +142,17 @@ def test_validation_accepts_every_suggested_language_and_splits_it(processor, tm
     assert {key: seen[key] for key in expected} == expected
     assert seen["今日はいい天気ですね。", "ja"] == ["今日", "は", "いい", "天気", "です", "ね"]
     assert dict(summary.languages) == {n: 2 for n in FORCED_ALIGNER_LANGUAGES}
+
+
+def test_unit_breaks_mark_the_units_a_clause_ends_on():
+    from alignadapt.model.prompt import unit_breaks
+
+    units = ["Hello", "world", "The", "cat", "sat", "ok"]
+    got = unit_breaks("Hello, world. The cat sat; ok", units)
+    assert got.tolist() == [True, True, False, False, True, True]
+    assert unit_breaks("你好，世界。再见", list("你好世界再见")).tolist() == [
+        False, True, False, True, False, True,
+    ]  # fmt: skip
+    # no punctuation, or units the text does not hold in order: only the last unit
+    assert unit_breaks("a b c", ["a", "b", "c"]).tolist() == [False, False, True]
+    assert unit_breaks("a, b", ["x", "b"]).tolist() == [False, True]

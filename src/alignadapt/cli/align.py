@@ -30,7 +30,7 @@ from ..inference.formats import (
 )
 from ..inference.pseudo import gap_record
 from ..inference.subtitles import SubtitleSettings
-from ..model.prompt import SAMPLE_RATE, split_units
+from ..model.prompt import SAMPLE_RATE, split_units, unit_breaks
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for job in jobs:  # before any work: a transcript with nothing to align
         job["units"] = split_units(processor, job["text"], job["language"])
+        job["breaks"] = unit_breaks(job["text"], job["units"])
         if not job["units"]:
             raise ValueError(f"{job['id']}: the transcript {job['text']!r} has no word to align")
 
@@ -140,12 +141,16 @@ def run(args: argparse.Namespace) -> int:
         # a recording longer than a call is read from disk piece by piece, never whole
         short = [j for j in chunk if j["seconds"] <= aligner.window_s]
         audios = [load_audio(j["audio"], channel=j["channel"]) for j in short]
-        results = iter(aligner.align(audios, [j["units"] for j in short]))
+        units, breaks = [j["units"] for j in short], [j["breaks"] for j in short]
+        results = iter(aligner.align(audios, units, breaks=breaks))
         sizes = iter(len(a) / SAMPLE_RATE for a in audios)
         return [
             (next(sizes), next(results))
             if j["seconds"] <= aligner.window_s
-            else (j["seconds"], aligner.align_file(j["audio"], j["units"], j["channel"]))
+            else (
+                j["seconds"],
+                aligner.align_file(j["audio"], j["units"], j["channel"], j["breaks"]),
+            )
             for j in chunk
         ]
 

@@ -23,7 +23,7 @@ from ..data.manifest import Utterance, iter_manifest
 from ..inference.aligner import Aligner, AlignerSettings
 from ..inference.batching import in_input_order, recording_seconds, sorted_map
 from ..model.decoding import Decoded
-from ..model.prompt import split_units
+from ..model.prompt import split_units, unit_breaks
 from ..model.reference import load_processor, read_reference
 from ..tasks import TaskResult
 from .external import MapError, map_to_units, read_predictions, words_for
@@ -120,7 +120,9 @@ def predict_model(
 
     def run_batch(chunk: list[Item]) -> list[dict]:
         audios = [load_audio(it.utt.audio_path, channel=it.utt.channel) for it in chunk]
-        return [a.decoded for a in aligner.align(audios, [it.units for it in chunk])]
+        units = [it.units for it in chunk]
+        breaks = [unit_breaks(it.utt.text, it.units) for it in chunk]
+        return [a.decoded for a in aligner.align(audios, units, breaks=breaks)]
 
     with tqdm(total=len(items), desc=f"aligning with {name}", unit="utt") as bar:
         pairs = sorted_map(items, lengths, settings.batch_size, run_batch, progress=bar.update)

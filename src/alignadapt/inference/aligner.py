@@ -162,10 +162,15 @@ class Aligner:
         return [self.decode_all(row) for row in rows]
 
     def align(
-        self, audios: list[np.ndarray], unit_lists: list[list[str]], names: list[str] | None = None
+        self,
+        audios: list[np.ndarray],
+        unit_lists: list[list[str]],
+        names: list[str] | None = None,
+        breaks: list[np.ndarray | None] | None = None,
     ) -> list[Alignment]:
         """Align a batch: recordings within one window in one forward pass, longer ones piece
-        by piece (a progress bar each, named by `names`)."""
+        by piece (a progress bar each, named by `names`; `breaks`: each transcript's
+        `unit_breaks`, which lets a long one's unspoken sentences be found)."""
         results: list[Alignment | None] = [None] * len(audios)
         short = [i for i, a in enumerate(audios) if len(a) / SAMPLE_RATE <= self.window_s]
         if short:
@@ -175,21 +180,30 @@ class Aligner:
         for i, audio in enumerate(audios):
             if results[i] is None:
                 name = names[i] if names else f"recording {i + 1}"
-                results[i] = self.align_long(ArrayAudio(audio), unit_lists[i], name)
+                brk = breaks[i] if breaks else None
+                results[i] = self.align_long(ArrayAudio(audio), unit_lists[i], name, brk)
         return results  # type: ignore[return-value]
 
     def align_file(
-        self, path: str | Path, units: list[str], channel: int | None = None
+        self,
+        path: str | Path,
+        units: list[str],
+        channel: int | None = None,
+        breaks: np.ndarray | None = None,
     ) -> Alignment:
         """Align one file; a long one is read in blocks and pieces, never decoded whole."""
         source = FileAudio(path, channel)
         if source.duration <= self.window_s:
             (row,) = self.slot_logits([source.read(0.0, source.duration)], [units])
             return self._whole(row, source.duration)
-        return self.align_long(source, units, Path(path).name)
+        return self.align_long(source, units, Path(path).name, breaks)
 
     def align_long(
-        self, source: ArrayAudio | FileAudio, units: list[str], name: str = ""
+        self,
+        source: ArrayAudio | FileAudio,
+        units: list[str],
+        name: str = "",
+        breaks: np.ndarray | None = None,
     ) -> Alignment:
         result = align_long(
             source,
@@ -200,6 +214,7 @@ class Aligner:
             self.settings.flag_gap,
             self.settings.batch_size,
             desc=f"aligning {name}",
+            breaks=breaks,
         )
         for dec in result.decoded.values():  # no word ends past the audio
             np.minimum(dec.times, source.duration, out=dec.times)

@@ -99,11 +99,14 @@ def align_long(
     flag_gap: float,
     batch_size: int = 8,
     desc: str | None = None,
+    breaks: np.ndarray | None = None,
 ) -> Alignment:
     """Align a recording piece by piece; `run` aligns a batch of (piece, its call's audio,
-    its call's units) and returns times in the call's audio, per decoding."""
+    its call's units) and returns times in the call's audio, per decoding. `breaks`: the
+    units a clause ends on (`model.prompt.unit_breaks`), which lets an unspoken sentence be
+    found and left out; None when the transcript has no punctuation."""
     levels = frame_levels_db(source.blocks())
-    assignment = assign(levels, units, window, overlap)
+    assignment = assign(levels, units, window, overlap, breaks)
     todo = None
     for _ in range(PASSES):
         moved = refine_cuts(assignment, source, units, run, batch_size, todo)

@@ -17,7 +17,11 @@ words.
    re-anchors the text. Two more moves make mismatch a finding instead of a squeeze: a run of
    units may take no audio (words not spoken), and a segment may take no units (music, another
    speaker); each costs in proportion to its length, so the programme takes them only when
-   forcing the text in would distort durations more.
+   forcing the text in would distort durations more. Durations alone cannot say *where* text
+   is missing (shifting every later segment's text by a sentence costs nothing while the
+   sentences' lengths line up), so when the transcript has punctuation (`unit_breaks`), a
+   pause that falls inside a clause costs `BREAK_COST`: text shifted against the pauses pays
+   at every pause it crosses, and leaving the unspoken sentence out is cheaper.
 3. **Pieces** (`assign`, `plan_pieces`): consecutive segments are grouped into pieces of at
    most a window of audio, cut in the longest pause of the last half of what fits.
 4. **The words next to a cut** are settled by the aligner (`long.refine_cuts`): durations pin
@@ -48,8 +52,11 @@ FRAME_S = 0.01  # energy frames
 MIN_PAUSE_S = 0.2  # a quieter run at least this long is a pause (stop closures are shorter)
 QUIET_DB = 35.0  # quiet: this far below the recording's loud level (95th percentile frame)
 MIN_MISSING_S = 1.0  # words not spoken: only a run expected to last this long is believed
-SKIP_COST = 0.5  # per expected second of text given no audio
+SKIP_OPEN = 1.0  # per run of text given no audio: where a sentence is missing is decided by
+# how the others fit, not by which sentence is shortest to leave out
+SKIP_COST = 0.05  # and per expected second of it
 EMPTY_COST = 0.5  # per second of speech given no text
+BREAK_COST = 1.0  # per pause that falls inside a clause (when the transcript has punctuation)
 SLACK_S = 0.25  # seconds added to both durations before their log-ratio (short segments)
 PAD_S = 0.3  # seconds of pause kept next to speech in a call (the demo corpus pads 0.15-0.4)
 
@@ -139,15 +146,24 @@ def _group_cost(d: float, expected: np.ndarray) -> np.ndarray:
 
 
 def assign_units(
-    durations: np.ndarray, weights: np.ndarray, rate: float | None = None
+    durations: np.ndarray,
+    weights: np.ndarray,
+    rate: float | None = None,
+    breaks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Segment index of every unit (-1: not spoken), by the dynamic programme of the module
     docstring. `durations`: seconds of each speech segment; `weights`: characters per unit;
-    `rate`: seconds per character (default: total speech over total characters)."""
+    `rate`: seconds per character (default: total speech over total characters); `breaks`:
+    units a clause ends on (None or no break but the last: pauses cost nothing)."""
     m, n = len(durations), len(weights)
     seg_of = np.full(n, -1, dtype=np.int64)
     if m == 0 or n == 0:
         return seg_of
+    # inside[i]: BREAK_COST / 2 if text position i (between units i-1 and i) is inside a
+    # clause; a segment's text starting or ending there pays it
+    inside = np.zeros(n + 1)
+    if breaks is not None and np.asarray(breaks)[:-1].any():
+        inside[1:n] = np.where(np.asarray(breaks)[:-1], 0.0, BREAK_COST / 2)
     c = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
     rate = rate or float(np.sum(durations)) / c[-1]
     skip = SKIP_COST * rate * c  # cumulative cost of leaving units 1..i without audio
@@ -155,7 +171,8 @@ def assign_units(
     expect = np.searchsorted(c * rate, np.concatenate([[0.0], np.cumsum(durations)]))
     band = n if n <= 3000 else max(1500, n // 4)
     idx = np.arange(n + 1)
-    prev = skip.copy()  # row 0: no segment yet, units skipped
+    prev = skip + SKIP_OPEN  # row 0: no segment yet, units skipped
+    prev[0] = 0.0
     choices, sources, offsets = [], [], []
     for j in range(1, m + 1):
         d = float(durations[j - 1])
@@ -168,16 +185,20 @@ def assign_units(
             held = c[i] - c[i - k]
             if held.min() > longest:
                 break
-            cand = prev[i - k] + _group_cost(d, rate * held)
+            cand = prev[i - k] + _group_cost(d, rate * held) + inside[i - k] + inside[i]
             better = cand < base[i - lo]
             base[i - lo] = np.where(better, cand, base[i - lo])
             choice[i - lo] = np.where(better, k, choice[i - lo])
-        # then units may be skipped after this segment: cur[i] = min_{i'<=i} base[i'] + skip
+        # then units may be skipped after this segment, a run paying SKIP_OPEN once:
+        # cur[i] = min(base[i], min_{i' < i} base[i'] + skip[i] - skip[i'] + SKIP_OPEN)
         shifted = base - skip[lo : hi + 1]
         running = np.minimum.accumulate(shifted)
-        source = np.maximum.accumulate(np.where(shifted <= running, np.arange(len(base)), 0))
+        best = np.maximum.accumulate(np.where(shifted <= running, np.arange(len(base)), 0))
+        skipped = np.concatenate([[np.inf], running[:-1]]) + skip[lo : hi + 1] + SKIP_OPEN
+        kept = base <= skipped
+        source = np.where(kept, np.arange(len(base)), np.concatenate([[0], best[:-1]]))
         cur = np.full(n + 1, np.inf)
-        cur[lo : hi + 1] = running + skip[lo : hi + 1]
+        cur[lo : hi + 1] = np.where(kept, base, skipped)
         prev = cur
         choices.append(choice)
         sources.append(source + lo)
@@ -280,20 +301,26 @@ def segment_call(
 
 
 def assign(
-    levels_db: np.ndarray, units: Sequence[str], window: float, overlap: float
+    levels_db: np.ndarray,
+    units: Sequence[str],
+    window: float,
+    overlap: float,
+    breaks: np.ndarray | None = None,
 ) -> Assignment:
-    """Steps 1 and 2 of the module docstring and the grouping of step 3."""
+    """Steps 1 and 2 of the module docstring and the grouping of step 3; `breaks`: the units
+    a clause ends on (`model.prompt.unit_breaks`), None when unknown."""
     overlap = min(overlap, window / 8)
     body = window - 2 * (overlap + PAD_S)  # speech a piece may hold
     threshold = voice_threshold(levels_db)
     segments = speech_segments(levels_db, body)
     weights = np.array([max(len(u), 1) for u in units], dtype=np.float64)
     durations = segments[:, 1] - segments[:, 0]
-    seg_of = assign_units(durations, weights)
+    seg_of = assign_units(durations, weights, breaks=breaks)
     if (seg_of >= 0).any():  # speaking rate of what matched, then once more with it
         held = np.array([weights[seg_of == j].sum() for j in range(len(segments))])
         rate = float(durations[held > 0].sum() / held.sum())
-        seg_of = keep_short_skips(assign_units(durations, weights, rate), weights, rate)
+        seg_of = assign_units(durations, weights, rate, breaks)
+        seg_of = keep_short_skips(seg_of, weights, rate)
     texted = [j for j in range(len(segments)) if (seg_of == j).any()]
     groups: list[list[int]] = []
     a = 0

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data.audio import SAMPLE_RATE, load_audio
 from ..data.manifest import ManifestError, index_manifest, read_at, to_record, write_jsonl
-from ..model.prompt import split_units
+from ..model.prompt import split_units, unit_breaks
 from ..tasks import TaskResult
 from .aligner import Aligner, AlignerSettings, Gap
 from .batching import length_sorted_batches, recording_seconds
@@ -129,7 +129,11 @@ class PseudoLabeller(L.LightningModule):
         self.aligner.device = str(self.device)
         good = [b for b in batch if "error" not in b]
         results = (
-            self.aligner.align([b["audio"] for b in good], [b["units"] for b in good])
+            self.aligner.align(
+                [b["audio"] for b in good],
+                [b["units"] for b in good],
+                breaks=[unit_breaks(b["utt"].text, b["units"]) for b in good],
+            )
             if good
             else []
         )

@@ -7,6 +7,8 @@ the model (dtype, device, language names) is made once.
 - `language_name`: ISO codes and names, any case, to the name the processor's splitters know.
 - `split_units`: the aligner's units for a transcript, as the official aligner cuts them: the
   processor's splitter, except Korean, which the official code scores with its word dictionary.
+- `unit_breaks`: which units a clause or sentence ends on (punctuation after them in the
+  text), the evidence long recordings use to find where an unspoken sentence was left out.
 - `build_inputs`: the chat-template prompt for a batch of (audio, units), cast to the model's
   dtype and device.
 - `slot_logits`: the head applied at the `<timestamp>` slots only (one row per slot).
@@ -64,6 +66,33 @@ def split_units(processor: Qwen3ASRProcessor, text: str, language: str | None) -
     if name == "Korean":
         return korean_units(text)
     return processor.split_words_for_alignment(text, name)
+
+
+BREAK_MARKS = frozenset(".!?;:,…。！？；：，、")  # a clause or a sentence ends here
+
+
+def unit_breaks(text: str, units: Sequence[str]) -> np.ndarray:
+    """For each unit, whether a clause or sentence mark follows it in `text` before the next
+    unit (the last unit always ends one). Units are found in the text by their characters in
+    order; if they cannot be (a splitter that rewrote the text), no unit but the last is a
+    break, which is what a transcript without punctuation gives too."""
+    breaks = np.zeros(len(units), dtype=bool)
+    if not len(units):
+        return breaks
+    breaks[-1] = True
+    pos, lowered = 0, text.lower()
+    for i, unit in enumerate(units):
+        for char in unit.lower():
+            found = lowered.find(char, pos)
+            if found < 0:
+                breaks[:-1] = False
+                return breaks
+            pos = found + 1
+        if i + 1 < len(units):
+            nxt = lowered.find(units[i + 1][:1].lower(), pos)
+            between = lowered[pos : nxt if nxt >= 0 else len(lowered)]
+            breaks[i] = any(c in BREAK_MARKS for c in between)
+    return breaks
 
 
 def _kept(char: str) -> bool:
