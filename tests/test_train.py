@@ -80,6 +80,17 @@ def test_train_writes_last_ckpt_and_adapter_without_backbone(make_cfg, tmp_path)
     )
 
 
+def test_last_ckpt_is_the_last_step_when_validation_stops_improving(make_cfg):
+    """monitor=epoch, mode=min: only the first validation is ever the best; Lightning's own
+    ModelCheckpoint would leave last.ckpt at step 2 (measured)."""
+    over = ["callbacks.model_checkpoint.monitor=epoch", "callbacks.model_checkpoint.save_top_k=1"]
+    _, run = train(make_cfg([*steps(6, val_every=2), *over]))
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 6
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert len(names) == 2 and names[0] == "last.ckpt" and names[1].startswith("step000002-aas")
+
+
 def test_resume_from_last_ckpt_continues_step_and_schedule(make_cfg, tmp_path):
     _, first = train(make_cfg(steps(4), out=tmp_path / "first"))
     ckpt = first / "checkpoints" / "last.ckpt"
