@@ -42,10 +42,12 @@ def align_from_disk(args: argparse.Namespace) -> None:
     """The measured part, in its own process: prints times and peak memory as JSON."""
     from alignadapt.inference.aligner import Aligner, AlignerSettings
     from alignadapt.model.decoding import Decoded
+    from alignadapt.model.prompt import split_units, unit_breaks
 
-    units = Path(args.align[1]).read_text().split()
     settings = AlignerSettings(window=args.window, overlap=0.0)
     aligner = Aligner.load(args.model, settings=settings)
+    text = Path(args.align[1]).read_text()
+    units = split_units(aligner.processor, text, "English")
     if args.stand_in:
 
         def spread(batch):
@@ -59,7 +61,7 @@ def align_from_disk(args: argparse.Namespace) -> None:
         aligner.run_pieces = spread
     loaded = peak_mib()
     start = time.perf_counter()
-    result = aligner.align_file(args.align[0], units)
+    result = aligner.align_file(args.align[0], units, breaks=unit_breaks(text, units))
     wall = time.perf_counter() - start
     np.save(args.align[2], result.decoded["argmax"].times)
     peak = peak_mib()
@@ -92,7 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         audio, text, times = Path(tmp) / "talk.flac", Path(tmp) / "units.txt", Path(tmp) / "t.npy"
         sf.write(audio, rec.audio, SAMPLE_RATE, subtype="PCM_16")
-        text.write_text(" ".join(units))
+        text.write_text(rec.text)  # punctuation, where it has any, places unspoken text
         command = [sys.executable, __file__, "--align", str(audio), str(text), str(times)]
         command += ["--model", args.model, "--window", str(args.window)]
         command += ["--stand-in"] if args.stand_in else []
