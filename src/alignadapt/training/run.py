@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..model.card import card_command, model_card, write_card
 from ..tasks import TaskResult, instantiate_group
 from .callbacks import InterruptCheckpoint, ScheduleCheck, launch_overrides, progress_bar
+from .long_validation import LongValidation
 from .module import AlignerModule
 
 log = logging.getLogger(__name__)
@@ -71,14 +72,19 @@ def run_card(cfg: DictConfig, module: AlignerModule, metrics: dict[str, float]) 
 
 
 def run_callbacks(cfg: DictConfig, callbacks: list, loggers: list, out_dir: Path) -> list:
-    """The configured callbacks plus what every run gets: the schedule check, a checkpoint on
-    Ctrl-C, a step-counting progress bar. Without a logger the learning-rate monitor has
+    """The configured callbacks plus what every run gets: the schedule check, the long
+    recordings' validation (`val/long_aas_ms`, when the validation manifest has any), a
+    checkpoint on Ctrl-C, a step-counting progress bar. Without a logger the learning-rate monitor has
     nowhere to write (Lightning refuses it), so it is left out."""
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
 
     if not loggers:
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     callbacks = [*callbacks, ScheduleCheck()]
+    val_manifest, max_duration = cfg.data.get("val_manifest"), cfg.data.get("max_duration")
+    if val_manifest and max_duration and not cfg.trainer.get("fast_dev_run"):
+        # long labelled validation recordings, aligned as align/evaluate align them
+        callbacks.append(LongValidation(val_manifest, float(max_duration)))
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
     if checkpoint is not None and checkpoint.dirpath and not cfg.trainer.get("fast_dev_run"):
         callbacks.append(InterruptCheckpoint(checkpoint.dirpath, out_dir))
