@@ -40,7 +40,8 @@ def spoken_recording(seconds: float, seed: int = TEST_SEED) -> Recording:
 
     rng = np.random.default_rng(seed)
     engine = Espeak()
-    voice = "en-us+m6"  # a held-out test variant for the whole recording: one speaker
+    voice = "en-us+m6"  # a held-out test variant for the whole recording: one speaker,
+    rate, pitch, pitch_range = 170, 40, 50  # at one pace (a talk: 170 words a minute)
     clips, texts, spans, offsets, parts, t = [], [], [], [], [], 0.0
     while t < seconds:
         utt = make_utterance(
@@ -51,6 +52,8 @@ def spoken_recording(seconds: float, seed: int = TEST_SEED) -> Recording:
             "test",
             conditions=CLEAN,
             voice=voice,
+            # a person's pace drifts from sentence to sentence, not threefold
+            speaker=(int(rate * rng.uniform(0.9, 1.1)), pitch, pitch_range),
         )
         clip, text, words = utt.audio, utt.text, utt.words
         gap = np.zeros(int(rng.uniform(0.0, 0.8) * SAMPLE_RATE), np.float32)

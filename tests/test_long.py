@@ -254,8 +254,8 @@ DEMO_BASE = Path(__file__).resolve().parents[1] / "models" / "demo-base"
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 12's target (long within 15% of sentence by sentence) is not met: measured "
-    "4482 vs 435 ms AAS (10.3x) with the shipped demo base (320 pretraining steps, README)",
+    reason="issue 12's target (long within 15% of sentence by sentence) is not met with the "
+    "shipped demo base: measured 710 vs 502 ms AAS (1.41x; README)",
 )
 def test_the_demo_base_aligns_three_minutes_of_test_sentences(tmp_path_factory):
     """3 minutes of held-out espeak-ng sentences in a test voice with pauses, aligned as one

@@ -182,14 +182,19 @@ def make_utterance(
     grammar: str | None = None,
     conditions: Conditions | None = None,
     voice: str | None = None,
+    speaker: tuple[int, int, int] | None = None,
 ) -> Utterance:
     """Speak sentences of `grammar` (default: the language's) in one voice and rate with
     pauses between them until about `target_s` seconds, never longer. A first sentence longer
-    than the target is cut at a word boundary, so 1-second utterances exist too."""
+    than the target is cut at a word boundary, so 1-second utterances exist too. `speaker`:
+    (words per minute, pitch, pitch range) to keep one speaker across utterances (a long
+    recording), else drawn (`rng` advances the same either way)."""
     lang = LANGUAGES[language]
     voice = voice or voice_for(language, split, rng)
     rate = int(rng.integers(RATE_WPM[0], RATE_WPM[1] + 1))
     pitch, pitch_range = int(rng.integers(15, 86)), int(rng.integers(10, 91))
+    if speaker is not None:
+        rate, pitch, pitch_range = speaker
     lead = float(rng.uniform(0.05, 0.5))
     tail = float(rng.uniform(0.05, 0.5))
     # own streams for what depends on the audio's length: `rng` advances by the same amount
