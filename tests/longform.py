@@ -26,7 +26,8 @@ class Recording:
 
     @property
     def text(self) -> str:
-        return " ".join(self.texts)
+        """The transcript, punctuated as a person's would be: a full stop after each clip."""
+        return ". ".join(self.texts) + "."
 
     @property
     def reference(self) -> np.ndarray:

@@ -167,7 +167,7 @@ def refine_cuts(
     segments, duration = assignment.segments, source.duration
     moved: set[int] = set()
     for cut, (left, right) in enumerate(assignment.cuts()):
-        if only is not None and cut not in only:
+        if (only is not None and cut not in only) or assignment.at_break(left):
             continue
         trials = []  # (shift, segment, unit indices)
         for shift in SHIFTS:

@@ -24,7 +24,9 @@ words.
    at every pause it crosses, and leaving the unspoken sentence out is cheaper.
 3. **Pieces** (`assign`, `plan_pieces`): consecutive segments are grouped into pieces of at
    most a window of audio, cut in the longest pause of the last half of what fits.
-4. **The words next to a cut** are settled by the aligner (`long.refine_cuts`): durations pin
+4. **The words next to a cut** are settled by the aligner (`long.refine_cuts`) unless the cut
+   falls where the transcript's punctuation ends a clause (a pause and a full stop agree, and
+   the aligner's word spans are weaker evidence than both): durations pin
    a cut's text only to a word or so (the speaking rate varies from sentence to sentence), so
    the two segments around each cut are aligned alone with each split of their units, and the
    split whose word spans fit the energy best wins (`Assignment.misfit`). This asks the aligner
@@ -256,6 +258,15 @@ class Assignment:
     groups: list[list[int]]
     weights: np.ndarray
     voiced: np.ndarray  # per 10 ms frame
+    breaks: np.ndarray | None = None  # units a clause ends on, when the transcript says
+
+    def at_break(self, left: int) -> bool:
+        """Whether the units of segment `left` end a clause: a cut there sits where both the
+        audio (a pause) and the transcript (punctuation) put a boundary."""
+        if self.breaks is None or not self.breaks[:-1].any():
+            return False
+        units = np.flatnonzero(self.seg_of == left)
+        return bool(len(units) and self.breaks[units[-1]])
 
     def cuts(self) -> list[tuple[int, int]]:
         """(last segment before, first segment after) of every cut whose units adjoin."""
@@ -335,7 +346,8 @@ def assign(
             last = max(late, key=lambda b: segments[texted[b + 1], 0] - segments[texted[b], 1])
         groups.append(texted[a : last + 1])
         a = last + 1
-    return Assignment(segments, seg_of, groups, weights, levels_db > threshold)
+    brk = None if breaks is None else np.asarray(breaks, dtype=bool)
+    return Assignment(segments, seg_of, groups, weights, levels_db > threshold, brk)
 
 
 def plan_pieces(assignment: Assignment, duration: float, overlap: float, window: float) -> Plan:
