@@ -2,13 +2,15 @@
 
     PYTHONPATH=src python bench/long_recordings.py --minutes 3                 # demo base
     PYTHONPATH=src python bench/long_recordings.py --minutes 60 --stand-in     # pipeline only
+    PYTHONPATH=src python bench/long_recordings.py --minutes 3 --unspoken      # + a sentence
+                                                          # in the transcript nobody says
 
 Builds a recording of held-out espeak-ng test sentences with pauses (tests/longform.py),
 writes it to a FLAC file, then aligns it from disk (`Aligner.align_file`: block-wise energy
 pass, piece-wise reads) in a fresh process, so the peak resident memory printed is that of
 aligning alone. `--stand-in` replaces the model with a call that spreads each piece's units
 evenly (no forward pass): it times and sizes everything around the model. Without it the
-demo base runs with `--window 6` (it was trained on single sentences: short calls), and the
+demo base runs with `--window 6` (its error grows with the place in a call: short calls), and the
 same sentences are also aligned one by one for the AAS comparison.
 """
 
@@ -27,6 +29,7 @@ import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
+UNSPOKEN = "the committee approved the new budget after a long and difficult debate"
 
 
 def peak_mib() -> float:
@@ -67,7 +70,13 @@ def align_from_disk(args: argparse.Namespace) -> None:
     peak = peak_mib()
     print(
         json.dumps(
-            {"wall_s": wall, "loaded_mib": loaded, "peak_mib": peak, "pieces": len(result.pieces)}
+            {
+                "wall_s": wall,
+                "loaded_mib": loaded,
+                "peak_mib": peak,
+                "pieces": len(result.pieces),
+                "gaps": [vars(g) for g in result.gaps],
+            }
         )
     )
 
@@ -78,6 +87,9 @@ def main() -> None:
     parser.add_argument("--model", default=str(ROOT / "models" / "demo-base"))
     parser.add_argument("--window", type=float, default=6.0, help="demo base: short calls")
     parser.add_argument("--stand-in", action="store_true", help="no model: the pipeline alone")
+    parser.add_argument(
+        "--unspoken", action="store_true", help="also align with a sentence nobody says inserted"
+    )
     parser.add_argument("--align", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.align:
@@ -94,13 +106,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         audio, text, times = Path(tmp) / "talk.flac", Path(tmp) / "units.txt", Path(tmp) / "t.npy"
         sf.write(audio, rec.audio, SAMPLE_RATE, subtype="PCM_16")
-        text.write_text(rec.text)  # punctuation, where it has any, places unspoken text
-        command = [sys.executable, __file__, "--align", str(audio), str(text), str(times)]
-        command += ["--model", args.model, "--window", str(args.window)]
-        command += ["--stand-in"] if args.stand_in else []
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-        stats = json.loads(done.stdout.strip().splitlines()[-1])
-        predicted = np.load(times)
+        text.write_text(rec.text)  # punctuation places unspoken text
+
+        def in_process() -> tuple[dict, np.ndarray]:
+            command = [sys.executable, __file__, "--align", str(audio), str(text), str(times)]
+            command += ["--model", args.model, "--window", str(args.window)]
+            command += ["--stand-in"] if args.stand_in else []
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            return json.loads(done.stdout.strip().splitlines()[-1]), np.load(times)
+
+        stats, predicted = in_process()
+        if args.unspoken and not args.stand_in:  # the transcript with a sentence nobody says
+            middle = len(rec.texts) // 2
+            text.write_text(". ".join([*rec.texts[:middle], UNSPOKEN, *rec.texts[middle:]]) + ".")
+            first = len(split_units(aligner.processor, ". ".join(rec.texts[:middle]), "English"))
+            extra = len(split_units(aligner.processor, UNSPOKEN, "English"))
+            with_extra, extra_times = in_process()
     hours = len(rec.audio) / SAMPLE_RATE / 3600
     print(f"{args.minutes:g} min, {len(units)} units, {stats['pieces']} pieces")
     print(
@@ -119,6 +140,21 @@ def main() -> None:
         ]
     )
     print(f"AAS: long {long_aas:.1f} ms, sentence by sentence {one.mean():.1f} ms")
+    if args.unspoken:
+        slots = extra_times.reshape(-1, 2)
+        rest = np.concatenate([slots[:first], slots[first + extra :]]).ravel()
+        rest_aas = slot_errors_ms(rest, rec.reference.ravel()).mean()
+        flagged = [g for g in with_extra["gaps"] if g["kind"] == "words not in the audio"]
+        where = [
+            (g["first"], g["count"], round(g["start"], 2), round(g["end"], 2)) for g in flagged
+        ]
+        print(
+            f"unspoken sentence (units {first}-{first + extra - 1}, between "
+            f"{rec.offsets[middle - 1] + rec.spans[middle - 1][-1, 1]:.2f} and "
+            f"{rec.offsets[middle] + rec.spans[middle][0, 0]:.2f} s): flagged (first unit, count, "
+            f"start, end) {where}; AAS of the other words {rest_aas:.1f} ms "
+            f"(without the sentence: {long_aas:.1f} ms)"
+        )
 
 
 if __name__ == "__main__":

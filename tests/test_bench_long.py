@@ -1,0 +1,42 @@
+"""bench/long_recordings.py runs as its docstring says and prints its figures."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def bench(*args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "long_recordings.py"), *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
+def test_the_stand_in_run_prints_wall_time_and_memory():
+    out = bench("--minutes", "1", "--stand-in")
+    assert re.search(r"^1 min, \d+ units, \d+ pieces$", out, re.M), out
+    assert re.search(r"from disk: wall [\d.]+ s \([\d.]+ min per hour of audio\), peak RSS", out)
+    assert "AAS" not in out  # no model, no accuracy
+
+
+def test_the_demo_base_run_aligns_3_minutes_and_flags_the_unspoken_sentence():
+    out = bench("--minutes", "3", "--unspoken")  # 3 min: measured (1 min fails, README)
+    long_aas, one = map(
+        float, re.search(r"AAS: long ([\d.]+) ms, sentence by sentence ([\d.]+)", out).groups()
+    )
+    assert long_aas < 1.15 * one, out
+    found = re.search(r"unspoken sentence \(units (\d+)-(\d+), .*flagged .* \[\((\d+), (\d+),", out)
+    assert found, out
+    first, last, flagged_first, count = map(int, found.groups())
+    assert (flagged_first, count) == (first, last - first + 1)
+    rest = float(re.search(r"AAS of the other words ([\d.]+) ms", out).group(1))
+    assert rest < 1.15 * long_aas, out  # the rest of the recording keeps its error
