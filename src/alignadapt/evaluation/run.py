@@ -49,6 +49,7 @@ class Item:
     key: str
     utt: Utterance
     units: list[str]
+    breaks: np.ndarray  # the units a clause ends on (model.prompt.unit_breaks), once per line
 
 
 def read_items(manifest: str | Path, processor) -> tuple[list[Item], list[dict]]:
@@ -65,7 +66,7 @@ def read_items(manifest: str | Path, processor) -> tuple[list[Item], list[dict]]
                 f"reference pairs (units: {' '.join(units[:12])}{' ...' if len(units) > 12 else ''})"
             )
         else:
-            items.append(Item(key, utt, units))
+            items.append(Item(key, utt, units, unit_breaks(utt.text, units)))
             continue
         mismatched.append({"key": key, "problem": problem})
         log.warning("%s: not scored: %s", key, problem)
@@ -120,8 +121,7 @@ def predict_model(
 
     def run_batch(chunk: list[Item]) -> list[dict]:
         audios = [load_audio(it.utt.audio_path, channel=it.utt.channel) for it in chunk]
-        units = [it.units for it in chunk]
-        breaks = [unit_breaks(it.utt.text, it.units) for it in chunk]
+        units, breaks = [it.units for it in chunk], [it.breaks for it in chunk]
         return [a.decoded for a in aligner.align(audios, units, breaks=breaks)]
 
     with tqdm(total=len(items), desc=f"aligning with {name}", unit="utt") as bar:

@@ -156,7 +156,7 @@ def assign_units(
     """Segment index of every unit (-1: not spoken), by the dynamic programme of the module
     docstring. `durations`: seconds of each speech segment; `weights`: characters per unit;
     `rate`: seconds per character (default: total speech over total characters); `breaks`:
-    units a clause ends on (None or no break but the last: pauses cost nothing)."""
+    units a clause ends on (None: unknown, pauses cost nothing; see `assign`)."""
     m, n = len(durations), len(weights)
     seg_of = np.full(n, -1, dtype=np.int64)
     if m == 0 or n == 0:
@@ -164,8 +164,8 @@ def assign_units(
     # inside[i]: BREAK_COST / 2 if text position i (between units i-1 and i) is inside a
     # clause; a segment's text starting or ending there pays it
     inside = np.zeros(n + 1)
-    if breaks is not None and np.asarray(breaks)[:-1].any():
-        inside[1:n] = np.where(np.asarray(breaks)[:-1], 0.0, BREAK_COST / 2)
+    if breaks is not None:
+        inside[1:n] = np.where(breaks[:-1], 0.0, BREAK_COST / 2)
     c = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
     rate = rate or float(np.sum(durations)) / c[-1]
     skip = SKIP_COST * rate * c  # cumulative cost of leaving units 1..i without audio
@@ -263,7 +263,7 @@ class Assignment:
     def at_break(self, left: int) -> bool:
         """Whether the units of segment `left` end a clause: a cut there sits where both the
         audio (a pause) and the transcript (punctuation) put a boundary."""
-        if self.breaks is None or not self.breaks[:-1].any():
+        if self.breaks is None:
             return False
         units = np.flatnonzero(self.seg_of == left)
         return bool(len(units) and self.breaks[units[-1]])
@@ -322,6 +322,9 @@ def assign(
     a clause ends on (`model.prompt.unit_breaks`), None when unknown."""
     overlap = min(overlap, window / 8)
     body = window - 2 * (overlap + PAD_S)  # speech a piece may hold
+    if breaks is not None:  # no break but the last one: a transcript without punctuation
+        breaks = np.asarray(breaks, dtype=bool)
+        breaks = breaks if breaks[:-1].any() else None
     threshold = voice_threshold(levels_db)
     segments = speech_segments(levels_db, body)
     weights = np.array([max(len(u), 1) for u in units], dtype=np.float64)
@@ -346,8 +349,7 @@ def assign(
             last = max(late, key=lambda b: segments[texted[b + 1], 0] - segments[texted[b], 1])
         groups.append(texted[a : last + 1])
         a = last + 1
-    brk = None if breaks is None else np.asarray(breaks, dtype=bool)
-    return Assignment(segments, seg_of, groups, weights, levels_db > threshold, brk)
+    return Assignment(segments, seg_of, groups, weights, levels_db > threshold, breaks)
 
 
 def plan_pieces(assignment: Assignment, duration: float, overlap: float, window: float) -> Plan:

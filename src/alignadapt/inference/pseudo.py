@@ -106,7 +106,10 @@ class LineGroups(Dataset):
                 if not units:
                     raise ValueError(f"text {utt.text!r} has no alignable unit")
                 audio = load_audio(utt.audio_path, channel=utt.channel)
-                items.append({"line": line, "utt": utt, "units": units, "audio": audio})
+                breaks = unit_breaks(utt.text, units)
+                items.append(
+                    {"line": line, "utt": utt, "units": units, "breaks": breaks, "audio": audio}
+                )
             except (ManifestError, ValueError, OSError) as err:
                 items.append({"line": line, "error": str(err)})
         return items
@@ -132,7 +135,7 @@ class PseudoLabeller(L.LightningModule):
             self.aligner.align(
                 [b["audio"] for b in good],
                 [b["units"] for b in good],
-                breaks=[unit_breaks(b["utt"].text, b["units"]) for b in good],
+                breaks=[b["breaks"] for b in good],
             )
             if good
             else []

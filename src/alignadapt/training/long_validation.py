@@ -11,14 +11,11 @@ recordings will get, not only what its pieces get.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning as L
 import numpy as np
 from lightning.pytorch.callbacks import Callback
 
-from ..data.audio import audio_info
-from ..data.manifest import iter_manifest
+from ..data.manifest import read_at
 from ..evaluation.metrics import slot_errors_ms
 from ..model.prompt import split_units, unit_breaks
 
@@ -27,37 +24,32 @@ METRIC = "val/long_aas_ms"
 
 class LongValidation(Callback):
     """At the end of every validation (not the sanity check): the first `max_recordings`
-    labelled lines of `manifest` longer than one call, aligned piece by piece and scored.
-    A manifest without such lines costs nothing. Every DDP rank aligns the same recordings
-    (a handful, by design) and logs the same figure."""
+    validation lines the datamodule cut into pieces (labelled, longer than
+    `data.max_duration`, already checked), aligned whole and scored. Data without such lines
+    costs nothing. Every DDP rank aligns the same recordings (a handful, by design) and logs
+    the same figure."""
 
-    def __init__(self, manifest: str | Path, max_duration: float, max_recordings: int = 8):
+    def __init__(self, max_recordings: int = 8):
         super().__init__()
-        self.manifest, self.max_duration = Path(manifest), max_duration
         self.max_recordings = max_recordings
         self.items: list[tuple] = []
+        self.window = 0.0
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if stage != "fit":
-            return
-        config = pl_module.base_config
-        # one call holds at most max_duration and what the classes can express
-        call = min(self.max_duration, (config.num_labels - 1) * pl_module.class_ms / 1000)
+        # after the datamodule's setup: its checked index of the validation manifest says
+        # which lines are long, so nothing is read twice at start-up
         self.items = []
-        for utt in iter_manifest(self.manifest):
-            if len(self.items) >= self.max_recordings:
-                break
-            if not utt.spans:
-                continue
-            duration = utt.duration or audio_info(utt.audio_path).duration
-            if duration <= call:
-                continue
+        dataset = getattr(trainer.datamodule, "datasets", {}).get("val")
+        if stage != "fit" or dataset is None or dataset.pieces is None:
+            return
+        self.window = float(trainer.datamodule.max_duration)
+        cut = np.flatnonzero(dataset.pieces >= 0)
+        _, first = np.unique(dataset.lines[cut], return_index=True)
+        for i in cut[np.sort(first)][: self.max_recordings]:
+            utt = read_at(dataset.manifest, int(dataset.offsets[i]), int(dataset.lines[i]))
             units = split_units(pl_module.processor, utt.text, utt.language)
-            if len(units) != len(utt.spans):  # the datamodule's checks report these lines
-                continue
             reference = np.asarray(utt.spans, dtype=np.float64).ravel()
             self.items.append((utt, units, unit_breaks(utt.text, units), reference))
-        self.window = call
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not self.items:

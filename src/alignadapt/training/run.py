@@ -81,10 +81,8 @@ def run_callbacks(cfg: DictConfig, callbacks: list, loggers: list, out_dir: Path
     if not loggers:
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     callbacks = [*callbacks, ScheduleCheck()]
-    val_manifest, max_duration = cfg.data.get("val_manifest"), cfg.data.get("max_duration")
-    if val_manifest and max_duration and not cfg.trainer.get("fast_dev_run"):
-        # long labelled validation recordings, aligned as align/evaluate align them
-        callbacks.append(LongValidation(val_manifest, float(max_duration)))
+    if not cfg.trainer.get("fast_dev_run"):  # long validation recordings, aligned as align does
+        callbacks.append(LongValidation())
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
     if checkpoint is not None and checkpoint.dirpath and not cfg.trainer.get("fast_dev_run"):
         callbacks.append(InterruptCheckpoint(checkpoint.dirpath, out_dir))
