@@ -4,6 +4,8 @@
     PYTHONPATH=src python bench/long_recordings.py --minutes 60 --stand-in     # pipeline only
     PYTHONPATH=src python bench/long_recordings.py --minutes 3 --unspoken      # + a sentence
                                                           # in the transcript nobody says
+    PYTHONPATH=src python bench/long_recordings.py --minutes 3 --music         # + 30 s of
+                                                          # music nobody speaks over
 
 Builds a recording of held-out espeak-ng test sentences with pauses (tests/longform.py),
 writes it to a FLAC file, then aligns it from disk (`Aligner.align_file`: block-wise energy
@@ -29,6 +31,7 @@ import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
+MUSIC_S = 30.0
 UNSPOKEN = "the committee approved the new budget after a long and difficult debate"
 
 
@@ -90,6 +93,9 @@ def main() -> None:
     parser.add_argument(
         "--unspoken", action="store_true", help="also align with a sentence nobody says inserted"
     )
+    parser.add_argument(
+        "--music", action="store_true", help="also align with 30 s of music put in the middle"
+    )
     parser.add_argument("--align", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.align:
@@ -98,7 +104,7 @@ def main() -> None:
     from alignadapt.evaluation.metrics import slot_errors_ms
     from alignadapt.inference.aligner import Aligner, AlignerSettings
     from alignadapt.model.prompt import SAMPLE_RATE, split_units
-    from tests.longform import spoken_recording
+    from tests.longform import spoken_recording, with_music
 
     rec = spoken_recording(args.minutes * 60)
     aligner = Aligner.load(args.model, settings=AlignerSettings(window=args.window))
@@ -122,6 +128,11 @@ def main() -> None:
             first = len(split_units(aligner.processor, ". ".join(rec.texts[:middle]), "English"))
             extra = len(split_units(aligner.processor, UNSPOKEN, "English"))
             with_extra, extra_times = in_process()
+        if args.music and not args.stand_in:  # 30 s of music in the middle, same transcript
+            text.write_text(rec.text)
+            played, played_reference, (m_start, m_end) = with_music(rec, MUSIC_S)
+            sf.write(audio, played, SAMPLE_RATE, subtype="PCM_16")
+            with_played, played_times = in_process()
     hours = len(rec.audio) / SAMPLE_RATE / 3600
     print(f"{args.minutes:g} min, {len(units)} units, {stats['pieces']} pieces")
     print(
@@ -154,6 +165,18 @@ def main() -> None:
             f"{rec.offsets[middle] + rec.spans[middle][0, 0]:.2f} s): flagged (first unit, count, "
             f"start, end) {where}; AAS of the other words {rest_aas:.1f} ms "
             f"(without the sentence: {long_aas:.1f} ms)"
+        )
+
+    if args.music:
+        played_aas = slot_errors_ms(played_times, played_reference.ravel()).mean()
+        heard = [
+            (round(g["start"], 2), round(g["end"], 2))
+            for g in with_played["gaps"]
+            if g["kind"] == "audio without words"
+        ]
+        print(
+            f"music ({m_start:.2f}-{m_end:.2f} s): flagged audio without words {heard}; AAS of "
+            f"the words {played_aas:.1f} ms (without the music: {long_aas:.1f} ms)"
         )
 
 

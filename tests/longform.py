@@ -65,3 +65,39 @@ def spoken_recording(seconds: float, seed: int = TEST_SEED) -> Recording:
         parts += [clip, gap]
         t += (len(clip) + len(gap)) / SAMPLE_RATE
     return Recording(np.concatenate(parts), clips, texts, spans, offsets)
+
+
+def music(seconds: float, seed: int = 0) -> np.ndarray:
+    """Sustained music with no beat: three-note chords of harmonic tones with vibrato, a new
+    chord every 0.3-0.9 s, each decaying (a piano-like pad), about as loud as the speech."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+    t0 = 0.0
+    while t0 < seconds:
+        length = float(rng.uniform(0.3, 0.9))
+        t = np.arange(int(length * SAMPLE_RATE)) / SAMPLE_RATE
+        chord = np.zeros(len(t))
+        for f0 in 110.0 * 2 ** (rng.integers(0, 24, 3) / 12):
+            for h in range(1, 6):
+                chord += (
+                    np.sin(2 * np.pi * f0 * h * t * (1 + 0.003 * np.sin(2 * np.pi * 5 * t))) / h
+                )
+        a = int(t0 * SAMPLE_RATE)
+        note = (0.05 * chord * np.exp(-1.5 * t) * np.minimum(1.0, t / 0.02))[: len(out) - a]
+        out[a : a + len(note)] += note
+        t0 += length
+    return out
+
+
+def with_music(
+    rec: Recording, seconds: float
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """The recording with `seconds` of `music` put in the pause before its middle sentence:
+    (audio, every word's reference times, the music's place)."""
+    middle = len(rec.clips) // 2
+    at = rec.offsets[middle]
+    cut = int(round(at * SAMPLE_RATE))
+    audio = np.concatenate([rec.audio[:cut], music(seconds), rec.audio[cut:]])
+    offsets = [o + (seconds if i >= middle else 0.0) for i, o in enumerate(rec.offsets)]
+    reference = np.concatenate([s + o for s, o in zip(rec.spans, offsets, strict=True)])
+    return audio, reference, (at, at + seconds)

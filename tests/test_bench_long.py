@@ -1,5 +1,6 @@
 """bench/long_recordings.py runs as its docstring says and prints its figures."""
 
+import ast
 import os
 import re
 import subprocess
@@ -28,8 +29,8 @@ def test_the_stand_in_run_prints_wall_time_and_memory():
     assert "AAS" not in out  # no model, no accuracy
 
 
-def test_the_demo_base_run_aligns_3_minutes_and_flags_the_unspoken_sentence():
-    out = bench("--minutes", "3", "--unspoken")  # 3 min: measured (1 min fails, README)
+def test_the_demo_base_run_aligns_3_minutes_and_flags_the_unspoken_sentence_and_the_music():
+    out = bench("--minutes", "3", "--unspoken", "--music")  # 3 min: measured (1 min fails)
     long_aas, one = map(
         float, re.search(r"AAS: long ([\d.]+) ms, sentence by sentence ([\d.]+)", out).groups()
     )
@@ -40,3 +41,10 @@ def test_the_demo_base_run_aligns_3_minutes_and_flags_the_unspoken_sentence():
     assert (flagged_first, count) == (first, last - first + 1)
     rest = float(re.search(r"AAS of the other words ([\d.]+) ms", out).group(1))
     assert rest < 1.15 * long_aas, out  # the rest of the recording keeps its error
+    music = re.search(r"music \(([\d.]+)-([\d.]+) s\): flagged audio without words (.*); AAS", out)
+    assert music, out
+    start, end = float(music.group(1)), float(music.group(2))
+    heard = ast.literal_eval(music.group(3))  # the printed [(start, end), ...]
+    assert [(s, e) for s, e in heard if s <= start and e >= end], out  # one gap holds it all
+    played = float(re.search(r"AAS of the words ([\d.]+) ms \(without the music", out).group(1))
+    assert played < 1.15 * long_aas, out  # the words keep their error

@@ -24,7 +24,7 @@ from .pieces import (
     Assignment,
     Piece,
     assign,
-    frame_levels_db,
+    frame_features,
     plan_pieces,
     runs_of,
     segment_call,
@@ -105,8 +105,8 @@ def align_long(
     its call's units) and returns times in the call's audio, per decoding. `breaks`: the
     units a clause ends on (`model.prompt.unit_breaks`), which lets an unspoken sentence be
     found and left out; None when the transcript has no punctuation."""
-    levels = frame_levels_db(source.blocks())
-    assignment = assign(levels, units, window, overlap, breaks)
+    frames = frame_features(source.blocks())
+    assignment = assign(frames.levels_db, units, window, overlap, breaks, frames.flux_db)
     todo = None
     for _ in range(PASSES):
         moved = refine_cuts(assignment, source, units, run, batch_size, todo)

@@ -9,7 +9,10 @@ words.
 1. **Speech and pauses** (`speech_segments`): 10 ms frame energy (`audio.frame_rms`), read in
    blocks so an hour costs a few MB. Frames well below the recording's loud level are quiet;
    quiet runs of at least `MIN_PAUSE_S` are pauses, the rest are speech segments. A segment
-   longer than a piece can hold is split at its quietest frame.
+   longer than a piece can hold is split at its quietest frame. Energy cannot tell music
+   (or a hum, a held tone) from speech, so the same pass measures spectral flux, how much the
+   40 log-mel bands change over 50 ms; a segment whose flux is well under the recording's
+   typical segment does not sound like speech (`speech_likeness`).
 2. **Words to segments** (`assign_units`): one global dynamic programme over (segments, units)
    gives every speech segment a contiguous run of units whose expected duration (characters x
    the recording's speaking rate, as the naive baseline assumes) best matches the segment's
@@ -17,7 +20,9 @@ words.
    re-anchors the text. Two more moves make mismatch a finding instead of a squeeze: a run of
    units may take no audio (words not spoken), and a segment may take no units (music, another
    speaker); each costs in proportion to its length, so the programme takes them only when
-   forcing the text in would distort durations more. Durations alone cannot say *where* text
+   forcing the text in would distort durations more. A segment that does not sound like
+   speech costs a tenth as much to leave without text (`empty_costs`), and does not count
+   towards the first guess of the speaking rate. Durations alone cannot say *where* text
    is missing (shifting every later segment's text by a sentence costs nothing while the
    sentences' lengths line up), so when the transcript has punctuation (`unit_breaks`), a
    pause that falls inside a clause costs `BREAK_COST`: text shifted against the pauses pays
@@ -58,6 +63,11 @@ SKIP_OPEN = 1.0  # per run of text given no audio: where a sentence is missing i
 # how the others fit, not by which sentence is shortest to leave out
 SKIP_COST = 0.05  # and per expected second of it
 EMPTY_COST = 0.5  # per second of speech given no text
+FLUX_WINDOW_S = 0.025  # spectral flux: 25 ms windows, 40 log-mel bands from 100 Hz to 4 kHz,
+FLUX_LAG_S = 0.05  # compared 50 ms apart
+UNLIKE_SPEECH = (0.45, 0.6)  # speech likeness at or under the first: a segment given no text
+# costs EMPTY_FLOOR of EMPTY_COST; from the second up: all of it (linear between)
+EMPTY_FLOOR = 0.1
 BREAK_COST = 1.0  # per pause that falls inside a clause (when the transcript has punctuation)
 SLACK_S = 0.25  # seconds added to both durations before their log-ratio (short segments)
 PAD_S = 0.3  # seconds of pause kept next to speech in a call (the demo corpus pads 0.15-0.4)
@@ -91,17 +101,109 @@ class Plan:
     segments: np.ndarray  # (m, 2) speech segments, seconds
 
 
-def frame_levels_db(blocks: Iterable[np.ndarray]) -> np.ndarray:
-    """dB level of every 10 ms frame of a recording given as consecutive 16 kHz blocks."""
+@dataclass
+class Frames:
+    """Per 10 ms frame of a recording: level (dB) and spectral flux (dB, `spectral_flux`)."""
+
+    levels_db: np.ndarray
+    flux_db: np.ndarray
+
+
+def frame_features(blocks: Iterable[np.ndarray]) -> Frames:
+    """Level and spectral flux of every 10 ms frame of a recording given as consecutive 16 kHz
+    blocks (an hour costs a few MB: only the frames are kept)."""
     frame = int(FRAME_S * SAMPLE_RATE)
-    levels, carry = [], np.zeros(0, np.float32)
+    win = int(FLUX_WINDOW_S * SAMPLE_RATE)
+    mel = _mel()
+    levels, logmels = [], []
+    carry = np.zeros(0, np.float32)  # samples after the last whole frame
+    tail = np.zeros(0, np.float32)  # samples of the last frames' windows that reach past them
     for block in blocks:
         data = np.concatenate([carry, block]) if len(carry) else block
         n = len(data) // frame * frame
         if n:
             levels.append(20 * np.log10(np.maximum(frame_rms(data[:n], frame), 1e-5)))
+            # a window per frame from the frame's start: the samples reach win - frame past
+            # the block's last frame, so the next block finishes the last few windows
+            whole = np.concatenate([tail, data[:n]])
+            count = (len(whole) - win) // frame + 1
+            if count > 0:
+                logmels.append(_log_mel(mel, whole[: (count - 1) * frame + win]))
+                tail = whole[count * frame :]
+            else:
+                tail = whole
         carry = data[n:]
-    return np.concatenate(levels).astype(np.float32) if levels else np.zeros(0, np.float32)
+    if not levels:
+        return Frames(np.zeros(0, np.float32), np.zeros(0, np.float32))
+    levels_db = np.concatenate(levels).astype(np.float32)
+    return Frames(levels_db, spectral_flux(logmels, len(levels_db)))
+
+
+def _mel():
+    import torchaudio
+
+    return torchaudio.transforms.MelSpectrogram(
+        SAMPLE_RATE,
+        n_fft=int(FLUX_WINDOW_S * SAMPLE_RATE),
+        hop_length=int(FRAME_S * SAMPLE_RATE),
+        n_mels=40,
+        f_min=100.0,
+        f_max=4000.0,
+        center=False,
+    )
+
+
+def _log_mel(mel, audio: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        power = mel(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+    return (10 * torch.log10(power + 1e-10)).T.numpy()
+
+
+def spectral_flux(logmels: list[np.ndarray], frames: int) -> np.ndarray:
+    """Mean absolute change of the 40 log-mel bands over FLUX_LAG_S, per frame (the first
+    frames and the last few, whose windows run past the end, repeat their neighbours)."""
+    lag = int(round(FLUX_LAG_S / FRAME_S))
+    lm = np.concatenate(logmels) if logmels else np.zeros((0, 40), np.float32)
+    if len(lm) <= lag:
+        return np.zeros(frames, np.float32)
+    flux = np.abs(lm[lag:] - lm[:-lag]).mean(axis=1)
+    flux = np.concatenate([np.full(lag, flux[0]), flux])[:frames]
+    return np.pad(flux, (0, frames - len(flux)), mode="edge").astype(np.float32)
+
+
+def speech_likeness(flux_db: np.ndarray, voiced: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """Per segment, how much its spectrum keeps changing against the recording's typical
+    segment (1: as much, 0: not at all): speech moves between sounds every few tens of ms,
+    a held tone, a hum or sustained music hardly does, so its flux is lower. A segment's
+    flux is the 75th percentile over its frames that are sound at both ends of the lag
+    (`voiced`; a word's onset out of silence is a change of level, not of sound, and in noise
+    a speech segment's quieter frames carry the noise's flux while its sounds still change);
+    the reference is the duration-weighted median over segments, so a recording that is
+    mostly speech (any transcript's recording) is its own scale: noise, reverberation and
+    the microphone change every segment alike."""
+    if len(segments) == 0:
+        return np.zeros(0)
+    lag = int(round(FLUX_LAG_S / FRAME_S))
+    both = voiced.copy()
+    both[lag:] &= voiced[:-lag]
+    both[:lag] = False
+    frames = (segments / FRAME_S).round().astype(int)
+    flux = np.zeros(len(frames))
+    for j, (a, b) in enumerate(frames):
+        inside = flux_db[a:b][both[a:b]]
+        flux[j] = np.percentile(inside, 75) if len(inside) else 0.0
+    lengths = np.maximum(frames[:, 1] - frames[:, 0], 1)
+    order = np.argsort(flux)
+    half = np.searchsorted(np.cumsum(lengths[order]), lengths.sum() / 2)
+    typical = float(flux[order][min(half, len(flux) - 1)])
+    return flux / typical if typical > 0 else np.ones(len(flux))
+
+
+def frame_levels_db(blocks: Iterable[np.ndarray]) -> np.ndarray:
+    """dB level of every 10 ms frame of a recording given as consecutive 16 kHz blocks."""
+    return frame_features(blocks).levels_db
 
 
 def voice_threshold(levels_db: np.ndarray) -> float:
@@ -152,12 +254,15 @@ def assign_units(
     weights: np.ndarray,
     rate: float | None = None,
     breaks: np.ndarray | None = None,
+    empty: np.ndarray | None = None,
 ) -> np.ndarray:
     """Segment index of every unit (-1: not spoken), by the dynamic programme of the module
     docstring. `durations`: seconds of each speech segment; `weights`: characters per unit;
     `rate`: seconds per character (default: total speech over total characters); `breaks`:
-    units a clause ends on (None: unknown, pauses cost nothing; see `assign`)."""
+    units a clause ends on (None: unknown, pauses cost nothing; see `assign`); `empty`: cost
+    per second of each segment given no text (default EMPTY_COST for all)."""
     m, n = len(durations), len(weights)
+    empty = np.full(m, EMPTY_COST) if empty is None else empty
     seg_of = np.full(n, -1, dtype=np.int64)
     if m == 0 or n == 0:
         return seg_of
@@ -179,7 +284,7 @@ def assign_units(
     for j in range(1, m + 1):
         d = float(durations[j - 1])
         lo, hi = max(0, expect[j] - band), min(n, expect[j] + band)
-        base = prev[lo : hi + 1] + EMPTY_COST * d  # this segment takes no units
+        base = prev[lo : hi + 1] + empty[j - 1] * d  # this segment takes no units
         choice = np.zeros(hi - lo + 1, dtype=np.int32)
         longest = (3 * d + 1.0) / rate  # characters a segment can plausibly hold
         for k in range(1, hi + 1):
@@ -259,6 +364,7 @@ class Assignment:
     weights: np.ndarray
     voiced: np.ndarray  # per 10 ms frame
     breaks: np.ndarray | None = None  # units a clause ends on, when the transcript says
+    likeness: np.ndarray | None = None  # per segment, `speech_likeness`
 
     def at_break(self, left: int) -> bool:
         """Whether the units of segment `left` end a clause: a cut there sits where both the
@@ -311,15 +417,23 @@ def segment_call(
     return max(0.0, lo), min(duration, hi)
 
 
+def empty_costs(likeness: np.ndarray) -> np.ndarray:
+    """Cost per second of giving a segment no text, by how much it sounds like speech."""
+    lo, hi = UNLIKE_SPEECH
+    return EMPTY_COST * np.clip((likeness - lo) / (hi - lo), EMPTY_FLOOR, 1.0)
+
+
 def assign(
     levels_db: np.ndarray,
     units: Sequence[str],
     window: float,
     overlap: float,
     breaks: np.ndarray | None = None,
+    flux_db: np.ndarray | None = None,
 ) -> Assignment:
     """Steps 1 and 2 of the module docstring and the grouping of step 3; `breaks`: the units
-    a clause ends on (`model.prompt.unit_breaks`), None when unknown."""
+    a clause ends on (`model.prompt.unit_breaks`), None when unknown; `flux_db`: the frames'
+    spectral flux (`frame_features`), None to treat every sound as speech."""
     overlap = min(overlap, window / 8)
     body = window - 2 * (overlap + PAD_S)  # speech a piece may hold
     if breaks is not None:  # no break but the last one: a transcript without punctuation
@@ -329,11 +443,19 @@ def assign(
     segments = speech_segments(levels_db, body)
     weights = np.array([max(len(u), 1) for u in units], dtype=np.float64)
     durations = segments[:, 1] - segments[:, 0]
-    seg_of = assign_units(durations, weights, breaks=breaks)
+    voiced = levels_db > threshold
+    likeness = (
+        np.ones(len(segments)) if flux_db is None else speech_likeness(flux_db, voiced, segments)
+    )
+    empty = empty_costs(likeness)
+    # a first speaking rate from the segments that sound like speech
+    speechy = float((durations * empty / EMPTY_COST).sum())
+    rate = speechy / weights.sum() if speechy > 0 and len(weights) else None
+    seg_of = assign_units(durations, weights, rate, breaks, empty)
     if (seg_of >= 0).any():  # speaking rate of what matched, then once more with it
         held = np.array([weights[seg_of == j].sum() for j in range(len(segments))])
         rate = float(durations[held > 0].sum() / held.sum())
-        seg_of = assign_units(durations, weights, rate, breaks)
+        seg_of = assign_units(durations, weights, rate, breaks, empty)
         seg_of = keep_short_skips(seg_of, weights, rate)
     texted = [j for j in range(len(segments)) if (seg_of == j).any()]
     groups: list[list[int]] = []
@@ -349,7 +471,7 @@ def assign(
             last = max(late, key=lambda b: segments[texted[b + 1], 0] - segments[texted[b], 1])
         groups.append(texted[a : last + 1])
         a = last + 1
-    return Assignment(segments, seg_of, groups, weights, levels_db > threshold, breaks)
+    return Assignment(segments, seg_of, groups, weights, voiced, breaks, likeness)
 
 
 def plan_pieces(assignment: Assignment, duration: float, overlap: float, window: float) -> Plan:
