@@ -57,6 +57,9 @@ def test_ctrl_c_checkpoints_and_the_resumed_run_matches_an_uninterrupted_one(
     with open_dict(cfg):
         cfg.callbacks.sigint = {"_target_": "tests.test_resume.SigintAt", "step": 3}
     handler = signal.getsignal(signal.SIGINT)
+    # what Ctrl-C does in a terminal; a job started in the background by a shell without job
+    # control (`make test &`, some CI runners) inherits SIGINT ignored, and Python keeps that
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(SystemExit):
             train(cfg)
