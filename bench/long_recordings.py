@@ -6,6 +6,8 @@
                                                           # in the transcript nobody says
     PYTHONPATH=src python bench/long_recordings.py --minutes 3 --music         # + 30 s of
                                                           # music nobody speaks over
+    PYTHONPATH=src python bench/long_recordings.py --minutes 3 --other-speaker # + 30 s of
+                                                          # a second voice not in the transcript
 
 Builds a recording of held-out espeak-ng test sentences with pauses (tests/longform.py),
 writes it to a FLAC file, then aligns it from disk (`Aligner.align_file`: block-wise energy
@@ -32,6 +34,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 MUSIC_S = 30.0
+OTHER_S = 30.0
 UNSPOKEN = "the committee approved the new budget after a long and difficult debate"
 
 
@@ -96,6 +99,11 @@ def main() -> None:
     parser.add_argument(
         "--music", action="store_true", help="also align with 30 s of music put in the middle"
     )
+    parser.add_argument(
+        "--other-speaker",
+        action="store_true",
+        help="also align with 30 s of a second voice the transcript leaves out put in the middle",
+    )
     parser.add_argument("--align", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.align:
@@ -104,7 +112,7 @@ def main() -> None:
     from alignadapt.evaluation.metrics import slot_errors_ms
     from alignadapt.inference.aligner import Aligner, AlignerSettings
     from alignadapt.model.prompt import SAMPLE_RATE, split_units
-    from tests.longform import spoken_recording, with_music
+    from tests.longform import other_speaker, spoken_recording, with_music, with_sound
 
     rec = spoken_recording(args.minutes * 60)
     aligner = Aligner.load(args.model, settings=AlignerSettings(window=args.window))
@@ -133,6 +141,11 @@ def main() -> None:
             played, played_reference, (m_start, m_end) = with_music(rec, MUSIC_S)
             sf.write(audio, played, SAMPLE_RATE, subtype="PCM_16")
             with_played, played_times = in_process()
+        if args.other_speaker and not args.stand_in:  # a voice the transcript leaves out
+            text.write_text(rec.text)
+            heard_audio, heard_reference, (o_start, o_end) = with_sound(rec, other_speaker(OTHER_S))
+            sf.write(audio, heard_audio, SAMPLE_RATE, subtype="PCM_16")
+            with_other, other_times = in_process()
     hours = len(rec.audio) / SAMPLE_RATE / 3600
     print(f"{args.minutes:g} min, {len(units)} units, {stats['pieces']} pieces")
     print(
@@ -177,6 +190,18 @@ def main() -> None:
         print(
             f"music ({m_start:.2f}-{m_end:.2f} s): flagged audio without words {heard}; AAS of "
             f"the words {played_aas:.1f} ms (without the music: {long_aas:.1f} ms)"
+        )
+
+    if args.other_speaker:
+        other_aas = slot_errors_ms(other_times, heard_reference.ravel()).mean()
+        heard = [
+            (round(g["start"], 2), round(g["end"], 2))
+            for g in with_other["gaps"]
+            if g["kind"] == "audio without words"
+        ]
+        print(
+            f"other speaker ({o_start:.2f}-{o_end:.2f} s): flagged audio without words {heard}; "
+            f"AAS of the words {other_aas:.1f} ms (without them: {long_aas:.1f} ms)"
         )
 
 

@@ -89,15 +89,48 @@ def music(seconds: float, seed: int = 0) -> np.ndarray:
     return out
 
 
-def with_music(
-    rec: Recording, seconds: float
+def other_speaker(seconds: float, seed: int = 1) -> np.ndarray:
+    """About `seconds` of a second test voice (en-us+f4, higher and faster than the
+    recording's speaker) saying held-out sentences that are in no transcript: someone in the
+    audience, a speaker the transcript leaves out."""
+    from alignadapt.demo.espeak import Espeak
+
+    rng = np.random.default_rng(seed)
+    engine = Espeak()
+    parts, t = [], 0.0
+    while t < seconds - 1.0:
+        utt = make_utterance(
+            engine,
+            rng,
+            "en",
+            min(8.0, seconds - t),
+            "test",
+            conditions=CLEAN,
+            voice="en-us+f4",
+            speaker=(200, 70, 60),
+        )
+        parts.append(utt.audio)
+        t += len(utt.audio) / SAMPLE_RATE
+    return np.concatenate(parts)
+
+
+def with_sound(
+    rec: Recording, sound: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-    """The recording with `seconds` of `music` put in the pause before its middle sentence:
-    (audio, every word's reference times, the music's place)."""
+    """The recording with `sound` (no words of the transcript) put in the pause before its
+    middle sentence: (audio, every word's reference times, the sound's place)."""
     middle = len(rec.clips) // 2
     at = rec.offsets[middle]
+    seconds = len(sound) / SAMPLE_RATE
     cut = int(round(at * SAMPLE_RATE))
-    audio = np.concatenate([rec.audio[:cut], music(seconds), rec.audio[cut:]])
+    audio = np.concatenate([rec.audio[:cut], sound, rec.audio[cut:]])
     offsets = [o + (seconds if i >= middle else 0.0) for i, o in enumerate(rec.offsets)]
     reference = np.concatenate([s + o for s, o in zip(rec.spans, offsets, strict=True)])
     return audio, reference, (at, at + seconds)
+
+
+def with_music(
+    rec: Recording, seconds: float
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """The recording with `seconds` of `music` put in the pause before its middle sentence."""
+    return with_sound(rec, music(seconds))

@@ -29,8 +29,8 @@ def test_the_stand_in_run_prints_wall_time_and_memory():
     assert "AAS" not in out  # no model, no accuracy
 
 
-def test_the_demo_base_run_aligns_3_minutes_and_flags_the_unspoken_sentence_and_the_music():
-    out = bench("--minutes", "3", "--unspoken", "--music")  # 3 min: measured (1 min fails)
+def test_the_demo_base_run_aligns_3_minutes_and_flags_what_is_not_in_the_transcript():
+    out = bench("--minutes", "3", "--unspoken", "--music", "--other-speaker")  # 1 min fails
     long_aas, one = map(
         float, re.search(r"AAS: long ([\d.]+) ms, sentence by sentence ([\d.]+)", out).groups()
     )
@@ -48,3 +48,12 @@ def test_the_demo_base_run_aligns_3_minutes_and_flags_the_unspoken_sentence_and_
     assert [(s, e) for s, e in heard if s <= start and e >= end], out  # one gap holds it all
     played = float(re.search(r"AAS of the words ([\d.]+) ms \(without the music", out).group(1))
     assert played < 1.15 * long_aas, out  # the words keep their error
+    other = re.search(
+        r"other speaker \(([\d.]+)-([\d.]+) s\): flagged audio without words (.*); AAS", out
+    )
+    assert other, out
+    start, end = float(other.group(1)), float(other.group(2))
+    heard = ast.literal_eval(other.group(3))
+    assert [(s, e) for s, e in heard if s <= start and e >= end - 0.5], out  # 0.5: its tail
+    spoken = float(re.search(r"AAS of the words ([\d.]+) ms \(without them", out).group(1))
+    assert spoken < 1.15 * long_aas, out

@@ -19,10 +19,13 @@ words.
    length. Because it is global, an error does not carry on along the hour: every pause
    re-anchors the text. Two more moves make mismatch a finding instead of a squeeze: a run of
    units may take no audio (words not spoken), and a segment may take no units (music, another
-   speaker); each costs in proportion to its length, so the programme takes them only when
-   forcing the text in would distort durations more. A segment that does not sound like
-   speech costs a tenth as much to leave without text (`empty_costs`), and does not count
-   towards the first guess of the speaking rate. Durations alone cannot say *where* text
+   speaker); each run of either pays once and then in proportion to its length, so the
+   programme takes them only when forcing the text in would distort durations more, and
+   prefers one stretch without text to the same slack scattered over short segments. A
+   segment that does not sound like speech costs a tenth as much to leave without text
+   (`empty_costs`), and does not count towards the first guess of the speaking rate. Speech
+   the transcript leaves out (another speaker) does count, so the rate is then searched for
+   (`fit_rate`: the rate whose programme costs least). Durations alone cannot say *where* text
    is missing (shifting every later segment's text by a sentence costs nothing while the
    sentences' lengths line up), so when the transcript has punctuation (`unit_breaks`), a
    pause that falls inside a clause costs `BREAK_COST`: text shifted against the pauses pays
@@ -63,6 +66,9 @@ SKIP_OPEN = 1.0  # per run of text given no audio: where a sentence is missing i
 # how the others fit, not by which sentence is shortest to leave out
 SKIP_COST = 0.05  # and per expected second of it
 EMPTY_COST = 0.5  # per second of speech given no text
+EMPTY_OPEN = 1.0  # per run of segments given no text
+RATE_SEARCH = (0.6, 1.15)  # speaking rates tried, times all speech over all text,
+RATE_STEPS = 4  # by golden section (6 programmes)
 FLUX_WINDOW_S = 0.025  # spectral flux: 25 ms windows, 40 log-mel bands from 100 Hz to 4 kHz,
 FLUX_LAG_S = 0.05  # compared 50 ms apart
 UNLIKE_SPEECH = (0.45, 0.6)  # speech likeness at or under the first: a segment given no text
@@ -261,11 +267,22 @@ def assign_units(
     `rate`: seconds per character (default: total speech over total characters); `breaks`:
     units a clause ends on (None: unknown, pauses cost nothing; see `assign`); `empty`: cost
     per second of each segment given no text (default EMPTY_COST for all)."""
+    return programme(durations, weights, rate, breaks, empty)[0]
+
+
+def programme(
+    durations: np.ndarray,
+    weights: np.ndarray,
+    rate: float | None = None,
+    breaks: np.ndarray | None = None,
+    empty: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    """`assign_units` and the total cost of its assignment."""
     m, n = len(durations), len(weights)
     empty = np.full(m, EMPTY_COST) if empty is None else empty
     seg_of = np.full(n, -1, dtype=np.int64)
     if m == 0 or n == 0:
-        return seg_of
+        return seg_of, 0.0
     # inside[i]: BREAK_COST / 2 if text position i (between units i-1 and i) is inside a
     # clause; a segment's text starting or ending there pays it
     inside = np.zeros(n + 1)
@@ -278,45 +295,117 @@ def assign_units(
     expect = np.searchsorted(c * rate, np.concatenate([[0.0], np.cumsum(durations)]))
     band = n if n <= 3000 else max(1500, n // 4)
     idx = np.arange(n + 1)
-    prev = skip + SKIP_OPEN  # row 0: no segment yet, units skipped
-    prev[0] = 0.0
-    choices, sources, offsets = [], [], []
+    # two rows of costs: after a segment that took text (or none yet), and after one that took
+    # none, so a run of segments without text pays EMPTY_OPEN once (audio without words comes
+    # in stretches: a piece of music, another speaker; scattering the text's slack over
+    # several short silences instead must pay for each)
+    prev_t = skip + SKIP_OPEN  # row 0: no segment yet, units skipped
+    prev_t[0] = 0.0
+    prev_e = np.full(n + 1, np.inf)
+    steps = []
     for j in range(1, m + 1):
         d = float(durations[j - 1])
         lo, hi = max(0, expect[j] - band), min(n, expect[j] + band)
-        base = prev[lo : hi + 1] + empty[j - 1] * d  # this segment takes no units
-        choice = np.zeros(hi - lo + 1, dtype=np.int32)
+        opened = prev_t[lo : hi + 1] + EMPTY_OPEN
+        stay = prev_e[lo : hi + 1] <= opened  # this segment takes no units
+        base_e = np.where(stay, prev_e[lo : hi + 1], opened) + empty[j - 1] * d
+        either = np.minimum(prev_t, prev_e)
+        after_empty = prev_e < prev_t
+        # the segment takes the k units before text position i, for every k up to the
+        # first that no position can plausibly hold, all at once
         longest = (3 * d + 1.0) / rate  # characters a segment can plausibly hold
-        for k in range(1, hi + 1):
-            i = idx[max(lo, k) : hi + 1]
-            held = c[i] - c[i - k]
-            if held.min() > longest:
+        ends = idx[lo : hi + 1]
+        most = 0
+        while most < hi:
+            later = ends[np.searchsorted(ends, most + 1) :]
+            if (c[later] - c[later - most - 1]).min() > longest:
                 break
-            cand = prev[i - k] + _group_cost(d, rate * held) + inside[i - k] + inside[i]
-            better = cand < base[i - lo]
-            base[i - lo] = np.where(better, cand, base[i - lo])
-            choice[i - lo] = np.where(better, k, choice[i - lo])
-        # then units may be skipped after this segment, a run paying SKIP_OPEN once:
-        # cur[i] = min(base[i], min_{i' < i} base[i'] + skip[i] - skip[i'] + SKIP_OPEN)
-        shifted = base - skip[lo : hi + 1]
-        running = np.minimum.accumulate(shifted)
-        best = np.maximum.accumulate(np.where(shifted <= running, np.arange(len(base)), 0))
-        skipped = np.concatenate([[np.inf], running[:-1]]) + skip[lo : hi + 1] + SKIP_OPEN
-        kept = base <= skipped
-        source = np.where(kept, np.arange(len(base)), np.concatenate([[0], best[:-1]]))
-        cur = np.full(n + 1, np.inf)
-        cur[lo : hi + 1] = np.where(kept, base, skipped)
-        prev = cur
-        choices.append(choice)
-        sources.append(source + lo)
-        offsets.append(lo)
-    i = n
+            most += 1
+        if most:
+            # row k - 1: the value at text position `ends - k` (a view, no copy)
+            held = c[ends] - _back(c, lo, hi, most, 0.0)
+            cand = _back(either, lo, hi, most, np.inf) + _back(inside, lo, hi, most, 0.0)
+            cand = cand + _group_cost(d, rate * held) + inside[ends]
+            best_k = np.argmin(cand, axis=0)  # the fewest units among equals
+            base_t = cand[best_k, np.arange(len(ends))]
+            choice = np.where(np.isfinite(base_t), best_k + 1, 0).astype(np.int32)
+        else:
+            base_t = np.full(hi - lo + 1, np.inf)
+            choice = np.zeros(hi - lo + 1, dtype=np.int32)
+        came_e = after_empty[np.maximum(ends - choice, 0)]
+        cur_t, source_t = _skips(base_t, skip[lo : hi + 1])
+        cur_e, source_e = _skips(base_e, skip[lo : hi + 1])
+        prev_t, prev_e = np.full(n + 1, np.inf), np.full(n + 1, np.inf)
+        prev_t[lo : hi + 1], prev_e[lo : hi + 1] = cur_t, cur_e
+        steps.append((lo, choice, came_e, stay, source_t, source_e))
+    i, empty_row = n, bool(prev_e[n] < prev_t[n])
+    cost = float(min(prev_e[n], prev_t[n]))
     for j in range(m, 0, -1):
-        src = int(sources[j - 1][i - offsets[j - 1]])
-        k = int(choices[j - 1][src - offsets[j - 1]])
-        seg_of[src - k : src] = j - 1
-        i = src - k
-    return seg_of
+        lo, choice, came_e, stay, source_t, source_e = steps[j - 1]
+        if empty_row:
+            src = int(source_e[i - lo]) + lo
+            empty_row = bool(stay[src - lo])
+            i = src
+        else:
+            src = int(source_t[i - lo]) + lo
+            k = int(choice[src - lo])
+            seg_of[src - k : src] = j - 1
+            empty_row = bool(came_e[src - lo])
+            i = src - k
+    return seg_of, cost
+
+
+def _back(values: np.ndarray, lo: int, hi: int, most: int, fill: float) -> np.ndarray:
+    """(most, hi - lo + 1): row k - 1, column x is values[lo + x - k] (`fill` before 0)."""
+    part = values[max(0, lo - most) : hi]
+    part = np.concatenate([np.full(most - min(most, lo), fill), part])
+    return np.lib.stride_tricks.sliding_window_view(part, hi - lo + 1)[::-1]
+
+
+def _skips(base: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Units may be skipped after a segment, a run paying SKIP_OPEN once:
+    cur[i] = min(base[i], min_{i' < i} base[i'] + skip[i] - skip[i'] + SKIP_OPEN); returns
+    cur and, per position, the position the segment's text ended at."""
+    shifted = base - skip
+    running = np.minimum.accumulate(shifted)
+    best = np.maximum.accumulate(np.where(shifted <= running, np.arange(len(base)), 0))
+    skipped = np.concatenate([[np.inf], running[:-1]]) + skip + SKIP_OPEN
+    kept = base <= skipped
+    source = np.where(kept, np.arange(len(base)), np.concatenate([[0], best[:-1]]))
+    return np.where(kept, base, skipped), source
+
+
+def fit_rate(
+    durations: np.ndarray,
+    weights: np.ndarray,
+    rate: float,
+    breaks: np.ndarray | None,
+    empty: np.ndarray,
+) -> float:
+    """The speaking rate (seconds per character) whose programme costs least, by golden-
+    section search over RATE_SEARCH times `rate`. All speech over all text, the first guess,
+    is too slow when a good share of the speech has no text (another speaker the transcript
+    leaves out: 40 s of it in 3 minutes made the guess 26% slow, and at that rate the
+    programme spreads the text over the other speaker instead of leaving them out); the
+    programme's cost, leaving audio without text included, is least near the true rate."""
+    lo, hi = RATE_SEARCH
+    golden = (np.sqrt(5) - 1) / 2
+    cost = {}
+
+    def at(f: float) -> float:
+        if f not in cost:
+            cost[f] = programme(durations, weights, rate * f, breaks, empty)[1]
+        return cost[f]
+
+    a, b = lo + (1 - golden) * (hi - lo), lo + golden * (hi - lo)
+    for _ in range(RATE_STEPS):
+        if at(a) <= at(b):
+            hi, b = b, a
+            a = lo + (1 - golden) * (hi - lo)
+        else:
+            lo, a = a, b
+            b = lo + golden * (hi - lo)
+    return rate * min(cost, key=cost.get)
 
 
 def keep_short_skips(seg_of: np.ndarray, weights: np.ndarray, rate: float) -> np.ndarray:
@@ -448,9 +537,12 @@ def assign(
         np.ones(len(segments)) if flux_db is None else speech_likeness(flux_db, voiced, segments)
     )
     empty = empty_costs(likeness)
-    # a first speaking rate from the segments that sound like speech
+    # a first speaking rate from the segments that sound like speech, then the one whose
+    # programme costs least
     speechy = float((durations * empty / EMPTY_COST).sum())
     rate = speechy / weights.sum() if speechy > 0 and len(weights) else None
+    if rate is not None:
+        rate = fit_rate(durations, weights, rate, breaks, empty)
     seg_of = assign_units(durations, weights, rate, breaks, empty)
     if (seg_of >= 0).any():  # speaking rate of what matched, then once more with it
         held = np.array([weights[seg_of == j].sum() for j in range(len(segments))])
