@@ -67,6 +67,7 @@ SKIP_OPEN = 1.0  # per run of text given no audio: where a sentence is missing i
 SKIP_COST = 0.05  # and per expected second of it
 EMPTY_COST = 0.5  # per second of speech given no text
 EMPTY_OPEN = 1.0  # per run of segments given no text
+MAX_BAND = 3000  # units the programme's text position may stray from the expected one
 RATE_SEARCH = (0.6, 1.15)  # speaking rates tried, times all speech over all text,
 RATE_STEPS = 4  # by golden section (6 programmes)
 FLUX_WINDOW_S = 0.025  # spectral flux: 25 ms windows, 40 log-mel bands from 100 Hz to 4 kHz,
@@ -109,7 +110,7 @@ class Plan:
 
 @dataclass
 class Frames:
-    """Per 10 ms frame of a recording: level (dB) and spectral flux (dB, `spectral_flux`)."""
+    """Per 10 ms frame of a recording: level (dB) and spectral flux (dB, `SpectralFlux`)."""
 
     levels_db: np.ndarray
     flux_db: np.ndarray
@@ -117,11 +118,12 @@ class Frames:
 
 def frame_features(blocks: Iterable[np.ndarray]) -> Frames:
     """Level and spectral flux of every 10 ms frame of a recording given as consecutive 16 kHz
-    blocks (an hour costs a few MB: only the frames are kept)."""
+    blocks (an hour costs a few MB: only two floats a frame are kept)."""
     frame = int(FRAME_S * SAMPLE_RATE)
     win = int(FLUX_WINDOW_S * SAMPLE_RATE)
     mel = _mel()
-    levels, logmels = [], []
+    flux = SpectralFlux()
+    levels = []
     carry = np.zeros(0, np.float32)  # samples after the last whole frame
     tail = np.zeros(0, np.float32)  # samples of the last frames' windows that reach past them
     for block in blocks:
@@ -134,7 +136,7 @@ def frame_features(blocks: Iterable[np.ndarray]) -> Frames:
             whole = np.concatenate([tail, data[:n]])
             count = (len(whole) - win) // frame + 1
             if count > 0:
-                logmels.append(_log_mel(mel, whole[: (count - 1) * frame + win]))
+                flux.add(_log_mel(mel, whole[: (count - 1) * frame + win]))
                 tail = whole[count * frame :]
             else:
                 tail = whole
@@ -142,7 +144,32 @@ def frame_features(blocks: Iterable[np.ndarray]) -> Frames:
     if not levels:
         return Frames(np.zeros(0, np.float32), np.zeros(0, np.float32))
     levels_db = np.concatenate(levels).astype(np.float32)
-    return Frames(levels_db, spectral_flux(logmels, len(levels_db)))
+    return Frames(levels_db, flux.result(len(levels_db)))
+
+
+class SpectralFlux:
+    """Mean absolute change of the 40 log-mel bands over FLUX_LAG_S, per frame, fed the
+    log-mel frames in order a block at a time (only the last FLUX_LAG_S of them are kept).
+    The first frames and the last few, whose windows run past the end, repeat their
+    neighbours."""
+
+    def __init__(self):
+        self.lag = int(round(FLUX_LAG_S / FRAME_S))
+        self.last = np.zeros((0, 40), np.float32)
+        self.parts: list[np.ndarray] = []
+
+    def add(self, logmel: np.ndarray) -> None:
+        joined = np.concatenate([self.last, logmel])
+        if len(joined) > self.lag:
+            self.parts.append(np.abs(joined[self.lag :] - joined[: -self.lag]).mean(axis=1))
+        self.last = joined[-self.lag :].copy()  # not a view holding the whole block
+
+    def result(self, frames: int) -> np.ndarray:
+        if not self.parts:
+            return np.zeros(frames, np.float32)
+        flux = np.concatenate(self.parts)
+        flux = np.concatenate([np.full(self.lag, flux[0]), flux])[:frames]
+        return np.pad(flux, (0, frames - len(flux)), mode="edge").astype(np.float32)
 
 
 def _mel():
@@ -165,18 +192,6 @@ def _log_mel(mel, audio: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         power = mel(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
     return (10 * torch.log10(power + 1e-10)).T.numpy()
-
-
-def spectral_flux(logmels: list[np.ndarray], frames: int) -> np.ndarray:
-    """Mean absolute change of the 40 log-mel bands over FLUX_LAG_S, per frame (the first
-    frames and the last few, whose windows run past the end, repeat their neighbours)."""
-    lag = int(round(FLUX_LAG_S / FRAME_S))
-    lm = np.concatenate(logmels) if logmels else np.zeros((0, 40), np.float32)
-    if len(lm) <= lag:
-        return np.zeros(frames, np.float32)
-    flux = np.abs(lm[lag:] - lm[:-lag]).mean(axis=1)
-    flux = np.concatenate([np.full(lag, flux[0]), flux])[:frames]
-    return np.pad(flux, (0, frames - len(flux)), mode="edge").astype(np.float32)
 
 
 def speech_likeness(flux_db: np.ndarray, voiced: np.ndarray, segments: np.ndarray) -> np.ndarray:
@@ -291,9 +306,11 @@ def programme(
     c = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
     rate = rate or float(np.sum(durations)) / c[-1]
     skip = SKIP_COST * rate * c  # cumulative cost of leaving units 1..i without audio
-    # a band around where the text should be at each segment (n x m would not fit an hour)
+    # a band around where the text should be at each segment (n x m would not fit an hour):
+    # a quarter of the text, at most MAX_BAND units (15-20 minutes of speech) either way, so
+    # what backtracking keeps grows with the length, not with its square
     expect = np.searchsorted(c * rate, np.concatenate([[0.0], np.cumsum(durations)]))
-    band = n if n <= 3000 else max(1500, n // 4)
+    band = n if n <= MAX_BAND else max(1500, min(MAX_BAND, n // 4))
     idx = np.arange(n + 1)
     # two rows of costs: after a segment that took text (or none yet), and after one that took
     # none, so a run of segments without text pays EMPTY_OPEN once (audio without words comes
@@ -337,7 +354,10 @@ def programme(
         cur_e, source_e = _skips(base_e, skip[lo : hi + 1])
         prev_t, prev_e = np.full(n + 1, np.inf), np.full(n + 1, np.inf)
         prev_t[lo : hi + 1], prev_e[lo : hi + 1] = cur_t, cur_e
-        steps.append((lo, choice, came_e, stay, source_t, source_e))
+        # what backtracking needs, in small types (an hour keeps ~1000 of these)
+        steps.append(
+            (lo, choice, came_e, stay, source_t.astype(np.int32), source_e.astype(np.int32))
+        )
     i, empty_row = n, bool(prev_e[n] < prev_t[n])
     cost = float(min(prev_e[n], prev_t[n]))
     for j in range(m, 0, -1):
