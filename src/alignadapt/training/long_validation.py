@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import lightning as L
 import numpy as np
+import torch
 from lightning.pytorch.callbacks import Callback
 
 from ..data.manifest import read_at
@@ -26,8 +27,8 @@ class LongValidation(Callback):
     """At the end of every validation (not the sanity check): the first `max_recordings`
     validation lines the datamodule cut into pieces (labelled, longer than
     `data.max_duration`, already checked), aligned whole and scored. Data without such lines
-    costs nothing. Every DDP rank aligns the same recordings (a handful, by design) and logs
-    the same figure."""
+    costs nothing. Under DDP each rank aligns its share (every world_size-th recording) and
+    the ranks' error sums and counts are gathered, so every rank logs the figure of all."""
 
     def __init__(self, max_recordings: int = 8):
         super().__init__()
@@ -60,8 +61,12 @@ class LongValidation(Callback):
             decodings=[pl_module.decoding], window=self.window, device=str(pl_module.device)
         )
         aligner = Aligner(pl_module.net, pl_module.processor, settings)
-        errors = []
-        for utt, units, breaks, reference in self.items:
+        total, count = 0.0, 0
+        for utt, units, breaks, reference in self.items[trainer.global_rank :: trainer.world_size]:
             result = aligner.align_file(utt.audio_path, units, utt.channel, breaks)
-            errors.append(slot_errors_ms(result.decoded[pl_module.decoding].times, reference))
-        pl_module.log(METRIC, float(np.concatenate(errors).mean()), sync_dist=False)
+            errors = slot_errors_ms(result.decoded[pl_module.decoding].times, reference)
+            total, count = total + float(errors.sum()), count + errors.size
+        if trainer.world_size > 1:  # every rank calls this: a rank without a share sends zeros
+            mine = torch.tensor([total, count], dtype=torch.float64, device=pl_module.device)
+            total, count = pl_module.all_gather(mine).reshape(-1, 2).sum(dim=0).tolist()
+        pl_module.log(METRIC, total / count, sync_dist=False)
