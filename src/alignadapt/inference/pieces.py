@@ -23,8 +23,8 @@ words.
    programme takes them only when forcing the text in would distort durations more, and
    prefers one stretch without text to the same slack scattered over short segments. A
    segment that does not sound like speech costs a tenth as much to leave without text
-   (`empty_costs`), and does not count towards the first guess of the speaking rate. Speech
-   the transcript leaves out (another speaker) does count, so the rate is then searched for
+   (`empty_costs`), and counts a tenth as much towards the first guess of the speaking rate.
+   Speech the transcript leaves out (another speaker) does count, so the rate is then searched for
    (`fit_rate`: the rate whose programme costs least). Durations alone cannot say *where* text
    is missing (shifting every later segment's text by a sentence costs nothing while the
    sentences' lengths line up), so when the transcript has punctuation (`unit_breaks`), a
@@ -69,7 +69,7 @@ EMPTY_COST = 0.5  # per second of speech given no text
 EMPTY_OPEN = 1.0  # per run of segments given no text
 MAX_BAND = 3000  # units the programme's text position may stray from the expected one
 RATE_SEARCH = (0.6, 1.15)  # speaking rates tried, times all speech over all text,
-RATE_STEPS = 4  # by golden section (6 programmes)
+RATE_STEPS = 4  # by golden section (5 programmes)
 FLUX_WINDOW_S = 0.025  # spectral flux: 25 ms windows, 40 log-mel bands from 100 Hz to 4 kHz,
 FLUX_LAG_S = 0.05  # compared 50 ms apart
 UNLIKE_SPEECH = (0.45, 0.6)  # speech likeness at or under the first: a segment given no text
@@ -214,12 +214,18 @@ def speech_likeness(flux_db: np.ndarray, voiced: np.ndarray, segments: np.ndarra
     flux = np.zeros(len(frames))
     for j, (a, b) in enumerate(frames):
         inside = flux_db[a:b][both[a:b]]
-        flux[j] = np.percentile(inside, 75) if len(inside) else 0.0
-    lengths = np.maximum(frames[:, 1] - frames[:, 0], 1)
-    order = np.argsort(flux)
+        flux[j] = np.percentile(inside, 75) if len(inside) else np.nan
+    # a segment too short to measure (under the lag plus a frame) is taken for speech
+    measured = np.isfinite(flux)
+    if not measured.any():
+        return np.ones(len(flux))
+    lengths = np.maximum(frames[:, 1] - frames[:, 0], 1)[measured]
+    order = np.argsort(flux[measured])
     half = np.searchsorted(np.cumsum(lengths[order]), lengths.sum() / 2)
-    typical = float(flux[order][min(half, len(flux) - 1)])
-    return flux / typical if typical > 0 else np.ones(len(flux))
+    typical = float(flux[measured][order][min(half, len(order) - 1)])
+    if typical <= 0:
+        return np.ones(len(flux))
+    return np.where(measured, flux / typical, 1.0)
 
 
 def frame_levels_db(blocks: Iterable[np.ndarray]) -> np.ndarray:
@@ -310,6 +316,7 @@ def programme(
     # a quarter of the text, at most MAX_BAND units (15-20 minutes of speech) either way, so
     # what backtracking keeps grows with the length, not with its square
     expect = np.searchsorted(c * rate, np.concatenate([[0.0], np.cumsum(durations)]))
+    expect = np.minimum(expect, n)  # audio past the text's expected end: the end
     band = n if n <= MAX_BAND else max(1500, min(MAX_BAND, n // 4))
     idx = np.arange(n + 1)
     # two rows of costs: after a segment that took text (or none yet), and after one that took
@@ -323,6 +330,7 @@ def programme(
     for j in range(1, m + 1):
         d = float(durations[j - 1])
         lo, hi = max(0, expect[j] - band), min(n, expect[j] + band)
+        hi = n if j == m else hi  # the text must end, however much of it was not spoken
         opened = prev_t[lo : hi + 1] + EMPTY_OPEN
         stay = prev_e[lo : hi + 1] <= opened  # this segment takes no units
         base_e = np.where(stay, prev_e[lo : hi + 1], opened) + empty[j - 1] * d
