@@ -112,7 +112,7 @@ def main() -> None:
     from alignadapt.evaluation.metrics import slot_errors_ms
     from alignadapt.inference.aligner import Aligner, AlignerSettings
     from alignadapt.model.prompt import SAMPLE_RATE, split_units
-    from tests.longform import other_speaker, spoken_recording, with_music, with_sound
+    from tests.longform import music, other_speaker, spoken_recording, with_sound
 
     rec = spoken_recording(args.minutes * 60)
     aligner = Aligner.load(args.model, settings=AlignerSettings(window=args.window))
@@ -136,16 +136,17 @@ def main() -> None:
             first = len(split_units(aligner.processor, ". ".join(rec.texts[:middle]), "English"))
             extra = len(split_units(aligner.processor, UNSPOKEN, "English"))
             with_extra, extra_times = in_process()
-        if args.music and not args.stand_in:  # 30 s of music in the middle, same transcript
+        # sound nobody in the transcript makes, put in the middle; the same transcript
+        sounds = [("music", "the music", args.music, lambda: music(MUSIC_S))]
+        sounds += [("other speaker", "them", args.other_speaker, lambda: other_speaker(OTHER_S))]
+        inserted = []
+        for name, without, wanted, make in sounds:
+            if not wanted or args.stand_in:
+                continue
             text.write_text(rec.text)
-            played, played_reference, (m_start, m_end) = with_music(rec, MUSIC_S)
+            played, reference, place = with_sound(rec, make())
             sf.write(audio, played, SAMPLE_RATE, subtype="PCM_16")
-            with_played, played_times = in_process()
-        if args.other_speaker and not args.stand_in:  # a voice the transcript leaves out
-            text.write_text(rec.text)
-            heard_audio, heard_reference, (o_start, o_end) = with_sound(rec, other_speaker(OTHER_S))
-            sf.write(audio, heard_audio, SAMPLE_RATE, subtype="PCM_16")
-            with_other, other_times = in_process()
+            inserted.append((name, without, reference, place, *in_process()))
     hours = len(rec.audio) / SAMPLE_RATE / 3600
     print(f"{args.minutes:g} min, {len(units)} units, {stats['pieces']} pieces")
     print(
@@ -180,28 +181,16 @@ def main() -> None:
             f"(without the sentence: {long_aas:.1f} ms)"
         )
 
-    if args.music:
-        played_aas = slot_errors_ms(played_times, played_reference.ravel()).mean()
+    for name, without, reference, (start, end), found, times in inserted:
+        aas = slot_errors_ms(times, reference.ravel()).mean()
         heard = [
             (round(g["start"], 2), round(g["end"], 2))
-            for g in with_played["gaps"]
+            for g in found["gaps"]
             if g["kind"] == "audio without words"
         ]
         print(
-            f"music ({m_start:.2f}-{m_end:.2f} s): flagged audio without words {heard}; AAS of "
-            f"the words {played_aas:.1f} ms (without the music: {long_aas:.1f} ms)"
-        )
-
-    if args.other_speaker:
-        other_aas = slot_errors_ms(other_times, heard_reference.ravel()).mean()
-        heard = [
-            (round(g["start"], 2), round(g["end"], 2))
-            for g in with_other["gaps"]
-            if g["kind"] == "audio without words"
-        ]
-        print(
-            f"other speaker ({o_start:.2f}-{o_end:.2f} s): flagged audio without words {heard}; "
-            f"AAS of the words {other_aas:.1f} ms (without them: {long_aas:.1f} ms)"
+            f"{name} ({start:.2f}-{end:.2f} s): flagged audio without words {heard}; AAS of "
+            f"the words {aas:.1f} ms (without {without}: {long_aas:.1f} ms)"
         )
 
 

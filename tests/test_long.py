@@ -194,6 +194,13 @@ def test_an_unspoken_sentence_is_flagged_and_left_out_of_every_call():
     assert sum(v == "ok" for v in blind.values()) < sum(v == "ok" for v in found.values())
 
 
+def words_and_ends(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """The stand-in's units (a recording's words) and its breaks (each text's last word)."""
+    units = [w for text in texts for w in text.split()]
+    ends = [np.arange(len(t.split())) == len(t.split()) - 1 for t in texts]
+    return units, np.concatenate(ends)
+
+
 def test_music_without_words_is_flagged_and_the_words_still_align():
     """Three minutes of held-out espeak-ng sentences with 30 s of music in the middle, as
     loud as the speech: energy alone calls it speech (without the spectral flux the
@@ -204,8 +211,7 @@ def test_music_without_words_is_flagged_and_the_words_still_align():
 
     rec = spoken_recording(180.0)
     audio, truth, (start, end) = with_music(rec, 30.0)
-    units = [w for text in rec.texts for w in text.split()]
-    breaks = np.concatenate([np.arange(len(t.split())) == len(t.split()) - 1 for t in rec.texts])
+    units, breaks = words_and_ends(rec.texts)
     _, run = squeezing(truth)
     result = align_long(ArrayAudio(audio), units, run, 60.0, 0.0, 10.0, breaks=breaks)
     assert np.abs(result.decoded["argmax"].spans - truth).max() < 0.02
@@ -265,8 +271,7 @@ def test_a_second_voice_is_flagged_and_the_words_still_align():
 
     rec = spoken_recording(180.0)
     audio, truth, (start, end) = with_sound(rec, other_speaker(30.0))
-    units = [w for text in rec.texts for w in text.split()]
-    breaks = np.concatenate([np.arange(len(t.split())) == len(t.split()) - 1 for t in rec.texts])
+    units, breaks = words_and_ends(rec.texts)
     _, run = squeezing(truth)
     result = align_long(ArrayAudio(audio), units, run, 60.0, 0.0, 10.0, breaks=breaks)
     assert np.abs(result.decoded["argmax"].spans - truth).max() < 0.02
