@@ -18,6 +18,7 @@ import numpy as np
 from ..data.audio import resample
 from ..model.prompt import SAMPLE_RATE
 from .degrade import Conditions, degrade
+from .espeak import EspeakCrashed
 from .text import sentences
 
 
@@ -188,7 +189,11 @@ def make_utterance(
     pauses between them until about `target_s` seconds, never longer. A first sentence longer
     than the target is cut at a word boundary, so 1-second utterances exist too. `speaker`:
     (words per minute, pitch, pitch range) to keep one speaker across utterances (a long
-    recording), else drawn (`rng` advances the same either way)."""
+    recording), else drawn (`rng` advances the same either way).
+
+    EspeakCrashed when libespeak-ng crashes on three sentences in this voice and pitch (it
+    crashes on some combinations, see `alignadapt.demo.espeak`): the caller draws another
+    speaker."""
     lang = LANGUAGES[language]
     voice = voice or voice_for(language, split, rng)
     rate = int(rng.integers(RATE_WPM[0], RATE_WPM[1] + 1))
@@ -204,13 +209,18 @@ def make_utterance(
     pieces = [np.zeros(int(lead * SAMPLE_RATE), np.float32)]
     words: list[tuple[str, float, float]] = []
     spoken: list[str] = []
-    t, failures = lead, 0
+    t, failures, crashes = lead, 0, 0
     while True:
         sentence = next(texts)
         try:
             syn = engine.synthesize(
                 sentence, voice, rate, pitch, pitch_range, per_character=lang.per_character
             )
+        except EspeakCrashed:
+            crashes += 1
+            if crashes == 3:
+                raise
+            continue
         except ValueError:  # no exact time for some word: draw another sentence
             failures += 1
             if failures > 50:

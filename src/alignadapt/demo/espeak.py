@@ -15,14 +15,23 @@ reads a model or a network: the Debian package `espeak-ng` is all it needs.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import logging
+import os
+import pickle
 import re
+import select
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from ..data.audio import frame_rms
+log = logging.getLogger(__name__)
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 INITIALIZE_PHONEME_EVENTS = 0x0001
@@ -62,8 +71,45 @@ class Synthesis:
     words: list[tuple[str, float, float]]  # (word, start s, end s), in text order
 
 
-class Espeak:
-    """One libespeak-ng instance (one per process: the library is not thread-safe)."""
+class _Speaker:
+    """`synthesize` on top of a `speak` that returns what libespeak-ng gave: PCM, events and
+    the phoneme counts of the words."""
+
+    sample_rate: int
+
+    def speak(
+        self, text: str, voice: str, rate: int, pitch: int, pitch_range: int, words: list[str]
+    ) -> tuple[np.ndarray, list[tuple[int, int, int, str]], dict[str, int]]:
+        raise NotImplementedError
+
+    def synthesize(
+        self,
+        text: str,
+        voice: str = "en-us",
+        rate: int = 175,
+        pitch: int = 50,
+        pitch_range: int = 50,
+        per_character: bool = False,
+    ) -> Synthesis:
+        """Speak `text`; returns audio and (word, start, end) for every space-separated word
+        (every non-space character with `per_character`, for Chinese).
+
+        `rate` in words per minute (80-450), `pitch` and `pitch_range` 0-100. ValueError when
+        a word's time cannot be found exactly (the caller draws another sentence)."""
+        words = [
+            (m.start() + 1, m.group())
+            for m in re.finditer(r"\S" if per_character else r"\S+", text)
+        ]
+        counted = [] if per_character else list(dict.fromkeys(w for _, w in words))
+        pcm, events, counts = self.speak(text, voice, rate, pitch, pitch_range, counted)
+        audio = pcm.astype(np.float32) / 32768.0
+        times = word_times(text, events, audio, self.sample_rate, words, counts)
+        return Synthesis(audio, self.sample_rate, times)
+
+
+class Espeak(_Speaker):
+    """One libespeak-ng instance in this process (one per process: the library is not
+    thread-safe; a crash in it ends the process, see `IsolatedEspeak`)."""
 
     def __init__(self) -> None:
         path = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
@@ -116,20 +162,9 @@ class Espeak:
             self._phoneme_counts[key] = max(1, sum(1 for ph in phonemes if ph.strip("'_, ")))
         return self._phoneme_counts[key]
 
-    def synthesize(
-        self,
-        text: str,
-        voice: str = "en-us",
-        rate: int = 175,
-        pitch: int = 50,
-        pitch_range: int = 50,
-        per_character: bool = False,
-    ) -> Synthesis:
-        """Speak `text`; returns audio and (word, start, end) for every space-separated word
-        (every non-space character with `per_character`, for Chinese).
-
-        `rate` in words per minute (80-450), `pitch` and `pitch_range` 0-100. ValueError when
-        a word's time cannot be found exactly (the caller draws another sentence)."""
+    def speak(self, text, voice, rate, pitch, pitch_range, words):
+        """PCM (int16), events (type, text position, sample, phoneme name) and the phoneme
+        count of each of `words`, as libespeak-ng gives them for `text`."""
         # set on every call, not only on a change: espeak-ng keeps state across calls (after a
         # Chinese voice the next utterance gets an extra event), and a fresh voice makes the
         # output depend on this call alone
@@ -145,15 +180,147 @@ class Espeak:
         self.lib.espeak_Synth(buf, len(data) + 1, 0, POS_CHARACTER, 0, CHARS_UTF8, None, None)
         self.lib.espeak_Synchronize()
         pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
-        audio = pcm.astype(np.float32) / 32768.0
-        events = self._events
-        words = [
-            (m.start() + 1, m.group())
-            for m in re.finditer(r"\S" if per_character else r"\S+", text)
-        ]
-        counts = {} if per_character else {w: self.phoneme_count(w) for _, w in words}
-        times = word_times(text, events, audio, self.sample_rate, words, counts)
-        return Synthesis(audio, self.sample_rate, times)
+        return pcm, self._events, {w: self.phoneme_count(w) for w in words}
+
+
+class EspeakCrashed(ValueError):
+    """libespeak-ng crashed or hung on this input twice: the caller draws another sentence."""
+
+
+class _Died(Exception):
+    pass
+
+
+class IsolatedEspeak(_Speaker):
+    """libespeak-ng in a child process of its own (`python -m alignadapt.demo.espeak`): the
+    same audio and times as `Espeak` (the child sees the same calls in the same order), and a
+    crash or a call that takes longer than `timeout` seconds restarts the child and tries
+    once more; a second failure raises `EspeakCrashed` (a ValueError: the sentence is drawn
+    again). `crashes` counts the restarts.
+
+    The library's output depends a little on what it spoke before (a word start moves by
+    0.5 ms after an English sentence), so after a restart the child speaks like a fresh one,
+    not like the one that crashed. Crashes depend on the input, so a stream of calls still
+    gives the same speech every time it is replayed."""
+
+    def __init__(self, timeout: float = 60.0) -> None:
+        self.timeout = timeout
+        self.crashes = 0
+        self._proc: subprocess.Popen | None = None
+        self._start()
+
+    def _start(self) -> None:
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[2])  # the child imports this copy
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        self._pid = os.getpid()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        try:
+            kind, value = self._receive()
+        except _Died as err:
+            raise RuntimeError(f"the espeak-ng child process did not start: {err}") from None
+        if kind != "ok":
+            raise RuntimeError(value)
+        self.sample_rate = value
+
+    def _receive(self):
+        if not select.select([self._proc.stdout], [], [], self.timeout)[0]:
+            raise _Died(f"gave no answer in {self.timeout:g} s")
+        try:
+            return pickle.load(self._proc.stdout)
+        except (EOFError, pickle.UnpicklingError):
+            raise self._ended() from None
+
+    def _ended(self) -> _Died:
+        try:
+            code = self._proc.wait(5)
+        except subprocess.TimeoutExpired:
+            return _Died("stopped answering")
+        if code < 0:
+            return _Died(f"crashed ({signal.Signals(-code).name})")
+        return _Died(f"exited with status {code}")
+
+    def speak(self, text, voice, rate, pitch, pitch_range, words):
+        if self._pid != os.getpid():  # forked with the object: the pipes are the parent's
+            self._start()
+        request = (text, voice, rate, pitch, pitch_range, words)
+        for attempt in (1, 2):
+            try:
+                pickle.dump(request, self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                self._proc.stdin.flush()
+                kind, value = self._receive()
+            except (BrokenPipeError, _Died) as err:
+                if isinstance(err, BrokenPipeError):  # it had ended before this request
+                    err = self._ended()
+                self.crashes += 1
+                what = (
+                    f"espeak-ng {err} speaking {text!r} in voice {voice!r}"
+                    f" (rate {rate}, pitch {pitch}, range {pitch_range})"
+                )
+                self._stop()
+                self._start()
+                if attempt == 2:
+                    raise EspeakCrashed(f"{what}, twice: draw another sentence") from None
+                log.warning("%s; restarted, trying once more", what)
+                continue
+            if kind == "value":
+                raise ValueError(value)
+            return value
+        raise AssertionError("unreachable")
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.kill()
+        proc.wait()
+
+    def close(self) -> None:
+        """End the child (it also ends by itself when this process goes)."""
+        if self._proc is not None and self._pid == os.getpid():
+            self._proc.stdin.close()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc.stdout.close()
+        self._proc = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit the modules may be gone
+            self.close()
+
+
+def _serve() -> None:
+    """The child of `IsolatedEspeak`: answers `Espeak.speak` requests read from stdin."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's; EOF ends the child
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever the library prints goes to stderr, not into the answers
+    requests = sys.stdin.buffer
+    try:
+        engine = Espeak()
+        answer = ("ok", engine.sample_rate)
+    except RuntimeError as err:
+        engine, answer = None, ("error", str(err))
+    while True:
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+        if engine is None:
+            return
+        try:
+            request = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            answer = ("ok", engine.speak(*request))
+        except ValueError as err:
+            answer = ("value", str(err))
 
 
 def _joined_word_starts(
@@ -219,6 +386,8 @@ def word_times(
     total = len(audio)
     frame = max(1, sample_rate // 100)  # 10 ms
     n_frames = total // frame
+    from ..data.audio import frame_rms  # here: the child process needs no torch
+
     energy = frame_rms(audio, frame)
     sounding = energy > max(energy.max(), 1e-6) * 10 ** (-35 / 20)  # within 35 dB of the peak
     out = []
@@ -236,3 +405,7 @@ def word_times(
         start = max(start, (first + voiced[0]) * frame)
         out.append((word, start / sample_rate, min(end, limit) / sample_rate))
     return out
+
+
+if __name__ == "__main__":
+    _serve()

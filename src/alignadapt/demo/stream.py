@@ -19,6 +19,7 @@ from ..data.datamodule import AlignDataModule, Example, _worker_init
 from ..model.prompt import split_units
 from .broad import BUCKETS, LANGUAGES, make_utterance
 from .degrade import Conditions
+from .espeak import EspeakCrashed
 
 
 class BroadStream(Dataset):
@@ -57,9 +58,9 @@ class BroadStream(Dataset):
     @property
     def engine(self):
         if self._engine is None:
-            from .espeak import Espeak
+            from .espeak import IsolatedEspeak  # a crash in libespeak-ng costs a sentence
 
-            self._engine = Espeak()
+            self._engine = IsolatedEspeak()
         return self._engine
 
     def batch(self, epoch: int, index: int) -> list[Example]:
@@ -71,14 +72,17 @@ class BroadStream(Dataset):
             rng = np.random.default_rng([self.seed, epoch, index, draw])  # one per utterance
             draw += 1
             language = self.languages[rng.choice(len(self.languages), p=self.weights)]
-            utt = make_utterance(
-                self.engine,
-                rng,
-                language,
-                float(rng.uniform(*bucket)),
-                split=self.split,
-                conditions=self.conditions,
-            )
+            try:
+                utt = make_utterance(
+                    self.engine,
+                    rng,
+                    language,
+                    float(rng.uniform(*bucket)),
+                    split=self.split,
+                    conditions=self.conditions,
+                )
+            except EspeakCrashed:  # libespeak-ng crashes in this voice and pitch: next draw
+                continue
             units = split_units(self.processor, utt.text, utt.language)
             if len(units) != len(utt.words):  # the splitter and espeak-ng disagree: rare, skip
                 continue

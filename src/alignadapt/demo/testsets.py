@@ -27,6 +27,7 @@ from ..data.manifest import write_jsonl
 from ..model.prompt import SAMPLE_RATE
 from .broad import BUCKETS, LANGUAGES, Utterance, make_utterance
 from .degrade import Conditions
+from .espeak import EspeakCrashed
 
 DOMAIN_CONDITIONS = Conditions(
     gain_db=(-12.0, -3.0),
@@ -117,24 +118,29 @@ def write_split(
     if manifest.exists() and not force:
         return manifest
     if engine is None:
-        from .espeak import Espeak
+        from .espeak import IsolatedEspeak
 
-        engine = Espeak()
+        engine = IsolatedEspeak()
     audio_dir = out_dir / split.name
     audio_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, *split.name.encode()])
     records = []
     for i in tqdm(range(split.count), desc=split.name, disable=not progress, leave=False):
         target = float(rng.uniform(*split.seconds))
-        utt: Utterance = make_utterance(
-            engine,
-            rng,
-            split.language,
-            target,
-            split=split.side,
-            grammar=split.grammar,
-            conditions=split.conditions,
-        )
+        while True:
+            try:
+                utt: Utterance = make_utterance(
+                    engine,
+                    rng,
+                    split.language,
+                    target,
+                    split=split.side,
+                    grammar=split.grammar,
+                    conditions=split.conditions,
+                )
+                break
+            except EspeakCrashed:  # libespeak-ng crashes in this voice and pitch: another
+                continue
         rel = f"{Path(split.name).name}/{i:05d}.flac"
         sf.write(audio_dir / f"{i:05d}.flac", utt.audio, SAMPLE_RATE, subtype="PCM_16")
         records.append(
@@ -158,8 +164,8 @@ def make_splits(
     force: bool = False,
     progress: bool = True,
 ) -> dict[str, Path]:
-    from .espeak import Espeak
+    from .espeak import IsolatedEspeak
 
-    out_dir, engine = Path(out_dir), Espeak()
+    out_dir, engine = Path(out_dir), IsolatedEspeak()
     bar = tqdm(splits, desc="demo data", disable=not progress)
     return {s.name: write_split(out_dir, s, seed, engine, force, progress) for s in bar}
