@@ -228,11 +228,6 @@ def speech_likeness(flux_db: np.ndarray, voiced: np.ndarray, segments: np.ndarra
     return np.where(measured, flux / typical, 1.0)
 
 
-def frame_levels_db(blocks: Iterable[np.ndarray]) -> np.ndarray:
-    """dB level of every 10 ms frame of a recording given as consecutive 16 kHz blocks."""
-    return frame_features(blocks).levels_db
-
-
 def voice_threshold(levels_db: np.ndarray) -> float:
     """dB above which a frame is speech (or other sound): QUIET_DB under the loud level, or
     a third of the way up from the noise floor in a noisy recording."""
