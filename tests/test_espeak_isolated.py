@@ -3,8 +3,11 @@ in the library costs one sentence, not the data worker (and with it a pretrainin
 
 import multiprocessing
 import os
+import pickle
 import shutil
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -27,12 +30,25 @@ def same(a, b) -> bool:
     return np.array_equal(a.audio, b.audio) and a.words == b.words
 
 
-@pytest.fixture(scope="module")
-def local():
-    from alignadapt.demo.espeak import Espeak
+SPEAK_IN_A_FRESH_PROCESS = """
+import pickle, sys
+from alignadapt.demo.espeak import Espeak
+engine = Espeak()
+calls = pickle.loads(bytes.fromhex(sys.argv[1]))
+out = {text: engine.synthesize(text, **kw) for text, kw in calls}
+with open(sys.argv[2], "wb") as f:
+    pickle.dump(out, f)
+"""
 
-    engine = Espeak()
-    return {text: engine.synthesize(text, **kw) for text, kw in CALLS}
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    """What the library gives for CALLS in a process where it spoke nothing before (its output
+    depends a little on what it spoke earlier in the same process, so not in this one)."""
+    out = tmp_path_factory.mktemp("espeak") / "local.pkl"
+    calls = pickle.dumps(CALLS).hex()
+    subprocess.run([sys.executable, "-c", SPEAK_IN_A_FRESH_PROCESS, calls, str(out)], check=True)
+    return pickle.loads(out.read_bytes())
 
 
 def test_the_child_speaks_exactly_like_the_library_here(local):
