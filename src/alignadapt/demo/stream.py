@@ -1,14 +1,14 @@
 """Pretraining data made on the fly: broad espeak-ng speech straight into batches, nothing on disk.
 
 Batch i of epoch e is a pure function of (seed, e, i): its length bucket, its utterances,
-their voices and conditions. Not the last sample: libespeak-ng's output depends a little on
-what it spoke before in the same process (events shift by a few samples, well under one 10 ms
-frame), so a resumed run hears the same texts and voices with word times equal to within a
-frame. A short "epoch" of `steps_per_epoch` batches is the unit of
+their voices and conditions. A short "epoch" of `steps_per_epoch` batches is the unit of
 resumption: with checkpoints at epoch ends (`callbacks.model_checkpoint.every_n_epochs`),
-resuming from `last.ckpt` continues with exactly the batches an uninterrupted run would have
-seen. A batch holds utterances of one length bucket, as many as fit `batch_seconds` of audio,
-so short and long utterances cost the same per step and padding stays low.
+resuming from `last.ckpt` continues with the batches an uninterrupted run would have seen.
+The same texts, voices and conditions, not the same last sample: libespeak-ng's output
+depends a little on what it spoke before in the same process, so word times agree to within
+one 10 ms frame. A batch holds utterances of one length bucket, as many as fit
+`batch_seconds` of audio, so short and long utterances cost the same per step and padding
+stays low.
 """
 
 from __future__ import annotations
