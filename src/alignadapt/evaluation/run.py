@@ -23,10 +23,12 @@ from ..data.manifest import Utterance, iter_manifest
 from ..inference.aligner import Aligner, AlignerSettings
 from ..inference.batching import in_input_order, recording_seconds, sorted_map
 from ..model.decoding import Decoded
-from ..model.prompt import split_units, unit_breaks
+from ..model.prompt import SAMPLE_RATE, split_units, unit_breaks
 from ..model.reference import load_processor, read_reference
 from ..tasks import TaskResult
 from .external import MapError, map_to_units, read_predictions, words_for
+from .listening import donor_audios, summarize_listening, verdict
+from .metrics import slot_errors_ms
 from .naive import naive_align
 from .report import (
     UttResult,
@@ -112,21 +114,55 @@ def own_label_warnings(
 
 
 def predict_model(
-    name: str, source: str, base: str | None, items: Sequence[Item], settings: AlignerSettings
-) -> list[dict]:
+    name: str,
+    source: str,
+    base: str | None,
+    items: Sequence[Item],
+    settings: AlignerSettings,
+    listening: bool = False,
+) -> tuple[list[dict], list[dict | None]]:
     """Decoded alignments per item (one dict decoding -> Decoded each) for one model, in the
-    items' order; batches are formed shortest first (inference/batching.py)."""
+    items' order; batches are formed shortest first (inference/batching.py). With
+    `listening`, each recording within one call is aligned a second time with its audio
+    withheld (evaluation/listening.py); those come second (None for longer recordings)."""
     aligner = Aligner.load(source, base, settings)
     lengths = [recording_seconds(it.utt.audio_path, it.utt.duration) for it in items]
 
-    def run_batch(chunk: list[Item]) -> list[dict]:
+    def run_batch(chunk: list[Item]) -> list[tuple[dict, dict | None]]:
         audios = [load_audio(it.utt.audio_path, channel=it.utt.channel) for it in chunk]
         units, breaks = [it.units for it in chunk], [it.breaks for it in chunk]
-        return [a.decoded for a in aligner.align(audios, units, breaks=breaks)]
+        decoded = [a.decoded for a in aligner.align(audios, units, breaks=breaks)]
+        withheld: list[dict | None] = [None] * len(chunk)
+        short = [i for i, a in enumerate(audios) if len(a) / SAMPLE_RATE <= aligner.window_s]
+        if listening and short:
+            donors = donor_audios([audios[i] for i in short])
+            swapped = aligner.align(donors, [units[i] for i in short])
+            for i, alignment in zip(short, swapped, strict=True):
+                withheld[i] = alignment.decoded
+        return list(zip(decoded, withheld, strict=True))
 
     with tqdm(total=len(items), desc=f"aligning with {name}", unit="utt") as bar:
         pairs = sorted_map(items, lengths, settings.batch_size, run_batch, progress=bar.update)
-        return in_input_order(pairs, len(items))
+        both = in_input_order(pairs, len(items))
+    return [d for d, _ in both], [w for _, w in both]
+
+
+def listening_check(
+    results: Sequence[UttResult], column: str, withheld: Sequence[dict | None], decoding: str
+) -> dict:
+    """The listening figures of one model column (evaluation/listening.py)."""
+    errors, deaf, changed, slots = [], [], 0, 0
+    for result, swapped in zip(results, withheld, strict=True):
+        if swapped is None:
+            continue
+        own = result.predictions[column].times
+        errors.append(result.errors(column))
+        deaf.append(slot_errors_ms(swapped[decoding].times, result.reference))
+        changed += int(np.sum(np.abs(np.ravel(own) - np.ravel(swapped[decoding].times)) > 1e-6))
+        slots += np.ravel(own).size
+    if not errors:
+        return {}
+    return summarize_listening(np.concatenate(errors), np.concatenate(deaf), changed, slots)
 
 
 def run_evaluation(
@@ -142,8 +178,12 @@ def run_evaluation(
     loggers: Sequence = (),
     naive: bool = True,
     predictions: dict[str, dict] | None = None,
+    listening: bool = True,
 ) -> dict:
     """Run the base and every adapted model, write the report, return metrics.json's content.
+
+    `listening` aligns every recording within one call a second time with another recording's
+    audio in its place and reports how much worse each model gets (evaluation/listening.py).
 
     `naive` adds the baseline that spreads units over the voiced span by length (naive.py);
     `predictions` maps a column name to another tool's output: {path, format, tier}.
@@ -177,13 +217,22 @@ def run_evaluation(
         for it in items
     ]
     columns: list[str] = []
+    checks: dict[str, dict] = {}
     for name, source in sources.items():
-        predicted = predict_model(name, source, None if name == "base" else base, items, settings)
+        predicted, withheld = predict_model(
+            name, source, None if name == "base" else base, items, settings, listening
+        )
         for decoding in decodings:
             column = name if len(decodings) == 1 else f"{name}/{decoding}"
             columns.append(column)
             for result, decoded in zip(results, predicted, strict=True):
                 result.predictions[column] = decoded[decoding]
+        if listening:
+            checks[name] = listening_check(
+                results, columns[-len(decodings)], withheld, decodings[0]
+            )
+            if checks[name] and not checks[name]["listens"]:
+                log.warning(verdict(name, checks[name]))
     mapping = {}
     for name, spec in (predictions or {}).items():
         if name in columns or name == "naive":
@@ -205,6 +254,7 @@ def run_evaluation(
         "mismatched": mismatched,
         "self_labelled": self_labelled,
         "mapping": mapping,
+        "listening": checks,
     }
     base_columns = {d: ("base" if len(decodings) == 1 else f"base/{d}") for d in decodings}
     vs_base = {}
@@ -361,6 +411,7 @@ def evaluate(cfg) -> TaskResult:
         loggers=loggers,
         naive=cfg.get("naive", True),
         predictions=OmegaConf.to_container(cfg.predictions) if cfg.get("predictions") else None,
+        listening=cfg.get("listening", True),
     )
     return TaskResult(
         {"utterances": float(metrics["utterances"])},
