@@ -182,10 +182,10 @@ class Timing:
         return cls(**values)
 
 
-def nonspeech(rng: np.random.Generator, seconds: float, level: float) -> np.ndarray:
-    """A sound that is not speech, `seconds` long, peak near `level`: a gliding tone, a
-    band of noise in bursts, or a mains hum with harmonics."""
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+def nonspeech(rng: np.random.Generator, samples: int, level: float) -> np.ndarray:
+    """A sound that is not speech, `samples` long at 16 kHz, peak `level`: a gliding tone,
+    a band of noise in bursts, or a mains hum with harmonics."""
+    t = np.arange(samples) / SAMPLE_RATE
     kind = int(rng.integers(3))
     if kind == 0:
         f0 = float(rng.uniform(200, 2000))
@@ -346,7 +346,7 @@ def _with_sound(
     out = np.zeros(total, np.float32)
     if length > SAMPLE_RATE // 10:
         level = float(10 ** (rng.uniform(-20, -6) / 20)) * 0.5
-        out[margin : margin + length] = nonspeech(rng, length / SAMPLE_RATE, level)
+        out[margin : margin + length] = nonspeech(rng, length, level)
     return out
 
 
