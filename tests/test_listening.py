@@ -200,3 +200,21 @@ def test_a_short_run_where_only_the_audio_tells_the_times_learns_to_listen(make_
     print({k: v for k, v in last.items() if k.startswith("val/") and v})
     assert float(last["val/listening"]) >= 2.0
     assert float(last["val/aas_withheld_ms"]) - float(last["val/aas_ms"]) >= 300.0
+
+
+def test_model_card_carries_the_listening_check():
+    from alignadapt.model.card import model_card
+
+    def card(ratio: float) -> str:
+        metrics = {
+            "val/aas_ms": 200.0,
+            "val/aas_withheld_ms": 200.0 * ratio,
+            "val/listening": ratio,
+        }
+        return model_card("t", "base", "none", None, {}, metrics, "python train.py")
+
+    hearing = card(3.0)
+    assert "## Listening check" in hearing
+    assert "Validation AAS 200.0 ms with each recording's own audio, 600.0 ms" in hearing
+    assert "3.00x" in hearing and "NOT LISTENING" not in hearing
+    assert "**NOT LISTENING** (under 1.5x)" in card(1.1)
