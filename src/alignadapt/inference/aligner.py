@@ -8,7 +8,7 @@ names a model in); the settings are `AlignerSettings` (conf/aligner/).
 A call reads at most `window` seconds (default 180 s, the official pipeline's
 MAX_FORCE_ALIGN_INPUT_SECONDS, and never more than `num_labels` x 80 ms can express; the real
 model's timestamps also collapse after about 270 s). A longer recording is cut at pauses into
-pieces and each piece is aligned with exactly its own words (long.py, pieces.py).
+pieces and each piece is aligned with exactly its own words (long.py, planning.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 from ..model.decoding import DECODINGS, Decoded, decode
 from ..model.prompt import SAMPLE_RATE, build_inputs, model_dtype, slot_logits, unwrap
 from .long import Alignment, ArrayAudio, FileAudio, Gap, align_long, find_gaps
-from .pieces import Piece
+from .planning import Piece
 
 __all__ = ["Aligner", "AlignerSettings", "Alignment", "Gap", "Piece"]
 
@@ -109,7 +109,7 @@ class Aligner:
     """A loaded model + processor that aligns batches of (audio, units) with chosen decodings.
 
     A recording that fits one window is aligned in one call, batched with the others; a
-    longer one is cut into pieces, each aligned with its own words (long.py, pieces.py).
+    longer one is cut into pieces, each aligned with its own words (long.py, planning.py).
     """
 
     def __init__(self, model: torch.nn.Module, processor, settings: AlignerSettings | None = None):

@@ -1,12 +1,12 @@
 """Validation of long recordings the way they will be aligned: `val/long_aas_ms`.
 
-`val/aas_ms` scores the model on the pieces the datamodule cuts from long labelled recordings
+`val/aas_ms` scores the model on the segments the datamodule cuts from long labelled recordings
 by their references (where the words are is known there). A user's long recording has no
 references: `alignadapt align`, evaluate and pseudo-labelling cut it at pauses and decide
 each piece's words themselves (`inference/long.py`). This callback runs exactly that path,
 `Aligner.align_file`, on the labelled validation recordings longer than one call, with the
 model being trained, and logs their AAS over starts and ends, so a run shows what long
-recordings will get, not only what its pieces get.
+recordings will get, not only what its segments get.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ METRIC = "val/long_aas_ms"
 
 class LongValidation(Callback):
     """At the end of every validation (not the sanity check): the first `max_recordings`
-    validation lines the datamodule cut into pieces (labelled, longer than
+    validation lines the datamodule cut into segments (labelled, longer than
     `data.max_duration`, already checked), aligned whole and scored. Data without such lines
     costs nothing. Under DDP each rank aligns its share (every world_size-th recording) and
     the ranks' error sums and counts are gathered, so every rank logs the figure of all."""
@@ -41,10 +41,10 @@ class LongValidation(Callback):
         # which lines are long, so nothing is read twice at start-up
         self.items = []
         dataset = getattr(trainer.datamodule, "datasets", {}).get("val")
-        if stage != "fit" or dataset is None or dataset.pieces is None:
+        if stage != "fit" or dataset is None or dataset.segments is None:
             return
         self.window = float(trainer.datamodule.max_duration)
-        cut = np.flatnonzero(dataset.pieces >= 0)
+        cut = np.flatnonzero(dataset.segments >= 0)
         _, first = np.unique(dataset.lines[cut], return_index=True)
         for i in cut[np.sort(first)][: self.max_recordings]:
             utt = read_at(dataset.manifest, int(dataset.offsets[i]), int(dataset.lines[i]))
