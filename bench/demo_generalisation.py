@@ -8,7 +8,9 @@
 For every test manifest (language x length bucket, unseen voices and sentences) it runs
 evaluate.py's `run_evaluation` with the base and the naive baseline (units spread over the
 voiced span by length), then prints a table of AAS over starts and ends (ms, base / naive,
-with the base's share within 100 ms) and writes it with the raw numbers and a plot to
+with the base's share within 100 ms), then the listening check per cell (the base's AAS with
+each recording's audio swapped for another recording's, over its AAS with its own: 1.0 is
+deaf; the goal is 3), and writes them with the raw numbers and a plot to
 logs/bench_demo/<stamp>/ (generalisation.{md,json,png}; one evaluation report per manifest).
 """
 
@@ -89,6 +91,7 @@ def main() -> None:
                 tests / f"{name}.jsonl", {}, model, out / name, bootstrap=0, worst=2
             )
             base, naive = metrics["columns"]["base"], metrics["columns"]["naive"]
+            listening = metrics["listening"]["base"]
             rows.append(
                 {
                     "language": lang,
@@ -97,6 +100,8 @@ def main() -> None:
                     "base_ms": round(base["aas_ms"], 1),
                     "naive_ms": round(naive["aas_ms"], 1),
                     "base_within_100ms": round(base["within_100ms"], 3),
+                    "withheld_ms": round(listening["aas_withheld_ms"], 1),
+                    "listening": round(listening["ratio"], 2),
                 }
             )
     lines = [
@@ -116,7 +121,28 @@ def main() -> None:
             + " |"
         )
     wins = sum(r["base_ms"] < r["naive_ms"] for r in rows)
-    lines += ["", f"base beats naive in {wins} of {len(rows)} cells"]
+    lines += ["", f"base beats naive in {wins} of {len(rows)} cells", ""]
+    lines += [
+        "Listening: AAS with another recording's audio / with its own (x; 1.0 = deaf)",
+        "",
+        "| language | " + " | ".join(args.buckets) + " |",
+        "|---|" + "---|" * len(args.buckets),
+    ]
+    for lang in args.languages:
+        cells = [r for r in rows if r["language"] == lang]
+        lines.append(
+            f"| {lang} | "
+            + " | ".join(
+                f"{r['withheld_ms']:.0f} / {r['base_ms']:.0f} ({r['listening']:.1f}x)"
+                for r in cells
+            )
+            + " |"
+        )
+    hearing = sum(r["listening"] >= 3.0 for r in rows)
+    lines += [
+        "",
+        f"withholding the audio makes the base 3x worse or more in {hearing} of {len(rows)} cells",
+    ]
     table = "\n".join(lines)
     print(table)
     out.mkdir(parents=True, exist_ok=True)

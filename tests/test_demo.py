@@ -124,6 +124,11 @@ def test_generalisation_bench_prints_base_against_naive(tmp_path, tiny_dir):
     assert "| en | " in done.stdout and "base beats naive in" in done.stdout
     rows = json.loads((out / "generalisation.json").read_text())
     assert [(r["language"], r["bucket"], r["utterances"]) for r in rows] == [("en", "1-5s", 2)]
+    report = json.loads((out / "en_1-5s" / "metrics.json").read_text())
+    check = report["listening"]["base"]
+    assert rows[0]["listening"] == round(check["ratio"], 2)
+    assert rows[0]["withheld_ms"] == round(check["aas_withheld_ms"], 1)
+    assert "withholding the audio makes the base 3x worse or more in" in done.stdout
     assert (out / "generalisation.png").stat().st_size > 0
     missing = subprocess.run(
         [sys.executable, str(root / "bench" / "demo_generalisation.py"), "--tests", str(tests),

@@ -135,3 +135,61 @@ def test_broad_datamodule_collates_labelled_batches(tiny_dir):
     assert labelled == sum(2 * len(u) for u in batch["units"])  # a start and an end per unit
     val_a, val_b = list(dm.val_dataloader()), list(dm.val_dataloader())
     assert len(val_a) == 1 and val_a[0]["keys"] == val_b[0]["keys"]
+
+
+@needs_espeak
+def test_wide_timing_puts_silence_and_sounds_where_text_cannot_predict_them():
+    """Pretraining's timing (conf/data/demo_broad.yaml): the ends' silence up to a third of the
+    call, pauses up to 2.5 s, some holding a non-speech sound; the default timing (the fixed
+    test sets) is unchanged by the option."""
+    from alignadapt.demo.broad import Timing, make_utterance
+    from alignadapt.demo.espeak import IsolatedEspeak
+
+    engine = IsolatedEspeak()
+    wide = Timing(
+        lead_s=(0.0, 3.0),
+        tail_s=(0.0, 3.0),
+        pause_s=(0.1, 2.5),
+        max_edge_share=0.34,
+        rate_change=0.3,
+        nonspeech_prob=1.0,
+    )
+    leads, sounds = [], 0
+    for i in range(12):
+        rng = np.random.default_rng([3, i])
+        target = float(rng.uniform(4.0, 12.0))
+        utt = make_utterance(engine, rng, "en", target, timing=wide)
+        first, last = utt.words[0][1], utt.words[-1][2]
+        duration = len(utt.audio) / 16000
+        # the lead is capped; espeak-ng adds a little silence of its own before a sentence
+        assert first <= 0.34 * target + 0.15 and duration <= target + 0.01
+        leads.append(first)
+        gaps = [(a[2], b[1]) for a, b in zip(utt.words, utt.words[1:], strict=False)]
+        gaps = [(s, e) for s, e in gaps if e - s > 0.6]  # pauses between sentences
+        sounds += sum(sounding(utt.audio, 16000, s + 0.2, e - 0.2) > -40 for s, e in gaps)
+        assert last <= duration
+    assert max(leads) > 1.0 and min(leads) < 0.5  # the lead varies over seconds
+    assert sounds >= 3  # non-speech sounds fill pauses with no word in them
+
+
+def test_curriculum_stages_pick_languages_and_buckets_by_step(processor):
+    from alignadapt.demo.stream import BroadStream
+
+    stream = BroadStream(
+        processor,
+        seed=0,
+        steps_per_epoch=10,
+        languages={"en": 0.5, "zh": 0.5},
+        stages=[
+            {"until_step": 15, "languages": {"en": 1.0}, "buckets": [[1.0, 5.0]]},
+            {"until_step": 30, "buckets": [[1.0, 5.0], [5.0, 10.0]]},
+        ],
+    )
+    languages, weights, buckets = stream.stage(14)  # epoch 1, batch 4
+    assert (languages, weights.tolist(), buckets) == (["en"], [1.0], [(1.0, 5.0)])
+    languages, weights, buckets = stream.stage(15)
+    assert (languages, weights.tolist()) == (["en", "zh"], [0.5, 0.5])
+    assert buckets == [(1.0, 5.0), (5.0, 10.0)]
+    assert stream.stage(30)[2] == stream.buckets  # after the last stage: everything
+    with pytest.raises(ValueError, match="until_step, languages and buckets"):
+        BroadStream(processor, seed=0, steps_per_epoch=1, stages=[{"until": 3}])

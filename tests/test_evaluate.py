@@ -131,7 +131,37 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
         ]
         by_language = metrics["columns"][c]["by_language"]
         assert np.mean(german) * 1000 == pytest.approx(by_language["German"]["aas_ms"], abs=0.1)
+    # the listening check: every model aligned again with each recording's audio swapped for
+    # the next one's in its batch (all five fit one batch of 8, in length order)
+    from alignadapt.evaluation.listening import donor_audios, verdict
+    from alignadapt.evaluation.metrics import slot_errors_ms
+    from alignadapt.inference.aligner import Aligner
+
+    assert set(metrics["listening"]) == {"base", "adapted"}
+    base_check = metrics["listening"]["base"]
+    assert base_check["aas_ms"] == pytest.approx(metrics["columns"]["base/argmax"]["aas_ms"])
+    assert base_check["slots"] == 2 * n_units
+    import soundfile as sf
+
+    from alignadapt.model.prompt import split_units
+
+    aligner = Aligner.load(str(tiny_dir))
+    order = sorted(range(5), key=lambda i: sf.info(rows[i]["audio_path"]).frames)
+    audios = [sf.read(rows[i]["audio_path"], dtype="float32")[0] for i in order]
+    units = [
+        split_units(aligner.processor, rows[i]["text"], rows[i].get("language")) for i in order
+    ]
+    swapped = aligner.align(donor_audios(audios), units)
+    refs = [
+        np.asarray(rows[i].get("timestamps") or [[w["start"], w["end"]] for w in rows[i]["words"]])
+        for i in order
+    ]
+    deaf = np.concatenate(
+        [slot_errors_ms(a.decoded["argmax"].times, r) for a, r in zip(swapped, refs, strict=True)]
+    )
+    assert base_check["aas_withheld_ms"] == pytest.approx(deaf.mean(), rel=1e-6)
     table = (out / "table.txt").read_text()
+    assert "listening: " + verdict("base", base_check).splitlines()[0] in table
     assert "AAS German (ms)" in table and "AAS terms (ms)" in table
     assert "AAS adapted/argmax - base/argmax" in table and "not scored: held_out.jsonl:6" in table
 

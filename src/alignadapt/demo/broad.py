@@ -149,6 +149,63 @@ TEST_VARIANTS = [
     "belinda",
 ]
 RATE_WPM = (110, 330)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Where the silences and other sounds of an utterance go. The defaults are the fixed test
+    sets' (and the first demo base's corpus): 0.05-0.5 s at either end and pauses of 0.1-1 s,
+    from which text and call length alone predict word times well enough that a model trained
+    on them need not listen (it did not). Pretraining widens them (conf/data/demo_broad.yaml).
+
+    - `lead_s`, `tail_s`, `pause_s`: seconds, drawn uniformly;
+    - `max_edge_share`: silence at either end at most this share of the target length;
+    - `rate_change`: each sentence's rate drawn within +- this share of the speaker's;
+    - `nonspeech_prob`: chance that a pause (or the leading silence) holds a non-speech sound
+      instead (a tone, a noise burst or a hum of `nonspeech_s` seconds), which has no words.
+    """
+
+    lead_s: tuple[float, float] = (0.05, 0.5)
+    tail_s: tuple[float, float] = (0.05, 0.5)
+    pause_s: tuple[float, float] = (0.1, 1.0)
+    max_edge_share: float = 1.0
+    rate_change: float = 0.0
+    nonspeech_prob: float = 0.0
+    nonspeech_s: tuple[float, float] = (0.3, 2.0)
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> Timing:
+        values = dict(values or {})
+        for key in ("lead_s", "tail_s", "pause_s", "nonspeech_s"):
+            if key in values:
+                values[key] = tuple(float(x) for x in values[key])
+        return cls(**values)
+
+
+def nonspeech(rng: np.random.Generator, samples: int, level: float) -> np.ndarray:
+    """A sound that is not speech, `samples` long at 16 kHz, peak `level`: a gliding tone,
+    a band of noise in bursts, or a mains hum with harmonics."""
+    t = np.arange(samples) / SAMPLE_RATE
+    kind = int(rng.integers(3))
+    if kind == 0:
+        f0 = float(rng.uniform(200, 2000))
+        sound = np.sin(
+            2 * np.pi * np.cumsum(f0 * (1 + 0.3 * np.sin(2 * np.pi * 3 * t))) / SAMPLE_RATE
+        )
+    elif kind == 1:
+        white = rng.normal(0, 1, len(t))
+        width = int(rng.integers(2, 40))  # a moving average: from hiss to rumble
+        sound = np.convolve(white, np.ones(width) / width, mode="same")
+        sound *= (np.sin(2 * np.pi * float(rng.uniform(0.5, 6)) * t) > -0.3).astype(float)
+    else:
+        f0 = float(rng.choice([50.0, 60.0]))
+        sound = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
+    fade = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.02) if len(t) else t
+    sound = sound * fade
+    peak = np.abs(sound).max() if len(sound) else 1.0
+    return (level * sound / max(peak, 1e-9)).astype(np.float32)
+
+
 BUCKETS = ((1.0, 5.0), (5.0, 10.0), (10.0, 20.0), (20.0, 30.0))  # seconds
 
 
@@ -184,6 +241,7 @@ def make_utterance(
     conditions: Conditions | None = None,
     voice: str | None = None,
     speaker: tuple[int, int, int] | None = None,
+    timing: Timing | None = None,
 ) -> Utterance:
     """Speak sentences of `grammar` (default: the language's) in one voice and rate with
     pauses between them until about `target_s` seconds, never longer. A first sentence longer
@@ -200,21 +258,29 @@ def make_utterance(
     pitch, pitch_range = int(rng.integers(15, 86)), int(rng.integers(10, 91))
     if speaker is not None:
         rate, pitch, pitch_range = speaker
-    lead = float(rng.uniform(0.05, 0.5))
-    tail = float(rng.uniform(0.05, 0.5))
+    timing = timing or Timing()
+    edge = timing.max_edge_share * target_s
+    lead = min(float(rng.uniform(*timing.lead_s)), edge)
+    tail = min(float(rng.uniform(*timing.tail_s)), edge)
     # own streams for what depends on the audio's length: `rng` advances by the same amount
     # for every utterance, so the next one does not depend on how long this one came out
     text_rng, pause_rng, condition_rng = rng.spawn(3)
     texts = sentences(grammar or language, text_rng, split)
     pieces = [np.zeros(int(lead * SAMPLE_RATE), np.float32)]
+    if timing.nonspeech_prob > 0 and pause_rng.random() < timing.nonspeech_prob:
+        pieces[0] = _with_sound(pieces[0], pause_rng)
     words: list[tuple[str, float, float]] = []
     spoken: list[str] = []
     t, failures, crashes = lead, 0, 0
     while True:
         sentence = next(texts)
+        sentence_rate = rate
+        if timing.rate_change > 0:  # the speaker speeds up and slows down between sentences
+            change = pause_rng.uniform(-timing.rate_change, timing.rate_change)
+            sentence_rate = int(np.clip(rate * (1 + change), 80, 450))
         try:
             syn = engine.synthesize(
-                sentence, voice, rate, pitch, pitch_range, per_character=lang.per_character
+                sentence, voice, sentence_rate, pitch, pitch_range, per_character=lang.per_character
             )
         except EspeakCrashed:
             crashes += 1
@@ -250,11 +316,15 @@ def make_utterance(
         t += len(audio) / SAMPLE_RATE
         if len(syn_words) < len(syn.words):
             break
-        pause = float(pause_rng.uniform(0.1, 1.0))
+        pause = float(pause_rng.uniform(*timing.pause_s))
+        gap = np.zeros(int(pause * SAMPLE_RATE), np.float32)
+        if timing.nonspeech_prob > 0 and pause_rng.random() < timing.nonspeech_prob:
+            gap = _with_sound(gap, pause_rng, float(pause_rng.uniform(*timing.nonspeech_s)))
+            pause = len(gap) / SAMPLE_RATE
         if t + pause >= target_s - tail:
             break
-        pieces.append(np.zeros(int(pause * SAMPLE_RATE), np.float32))
-        t += int(pause * SAMPLE_RATE) / SAMPLE_RATE
+        pieces.append(gap)
+        t += len(gap) / SAMPLE_RATE
     pieces.append(np.zeros(int(tail * SAMPLE_RATE), np.float32))
     audio, applied = degrade(
         np.concatenate(pieces), SAMPLE_RATE, conditions or Conditions(), condition_rng
@@ -263,6 +333,21 @@ def make_utterance(
     text = ("" if lang.per_character else " ").join(spoken)
     info = {"voice": voice, "rate_wpm": rate, "pitch": pitch, **applied}
     return Utterance(audio, text, lang.name, words, info)
+
+
+def _with_sound(
+    silence: np.ndarray, rng: np.random.Generator, seconds: float | None = None
+) -> np.ndarray:
+    """`silence` with a non-speech sound in its middle, made `seconds` long at least (silence
+    kept around the sound, so it never touches a word)."""
+    total = max(len(silence), int((seconds or 0.0) * SAMPLE_RATE))
+    margin = int(0.1 * SAMPLE_RATE)
+    length = total - 2 * margin
+    out = np.zeros(total, np.float32)
+    if length > SAMPLE_RATE // 10:
+        level = float(10 ** (rng.uniform(-20, -6) / 20)) * 0.5
+        out[margin : margin + length] = nonspeech(rng, length, level)
+    return out
 
 
 def draw_target(rng: np.random.Generator, bucket: tuple[float, float]) -> float:

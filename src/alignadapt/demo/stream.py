@@ -14,13 +14,14 @@ stays low.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..data.datamodule import AlignDataModule, Example, _worker_init
 from ..model.prompt import split_units
-from .broad import BUCKETS, LANGUAGES, make_utterance
+from .broad import BUCKETS, LANGUAGES, Timing, make_utterance
 from .degrade import Conditions
 from .espeak import EspeakCrashed
 
@@ -38,6 +39,8 @@ class BroadStream(Dataset):
         buckets: Sequence[Sequence[float]] = BUCKETS,
         split: str = "train",
         conditions: dict | None = None,
+        timing: dict | None = None,
+        stages: Sequence[dict] | None = None,
     ):
         self.processor = processor
         self.seed = seed
@@ -53,6 +56,8 @@ class BroadStream(Dataset):
         self.buckets = [tuple(float(x) for x in b) for b in buckets]
         self.split = split
         self.conditions = Conditions(**(conditions or {}))
+        self.timing = Timing.from_dict(timing)
+        self.stages = [Stage.from_dict(stage, self) for stage in (stages or [])]
         self._engine = None  # one libespeak-ng per process, made where it is used
 
     def __len__(self) -> int:
@@ -66,15 +71,23 @@ class BroadStream(Dataset):
             self._engine = IsolatedEspeak()
         return self._engine
 
+    def stage(self, step: int) -> tuple[list[str], np.ndarray, list[tuple[float, float]]]:
+        """The languages, their weights and the length buckets drawn from at a step."""
+        for stage in self.stages:
+            if step < stage.until_step:
+                return stage.languages, stage.weights, stage.buckets
+        return self.languages, self.weights, self.buckets
+
     def batch(self, epoch: int, index: int) -> list[Example]:
+        languages, weights, buckets = self.stage(epoch * self.steps_per_epoch + index)
         rng = np.random.default_rng([self.seed, epoch, index])
-        bucket = self.buckets[rng.integers(len(self.buckets))]
+        bucket = buckets[rng.integers(len(buckets))]
         count = max(1, int(self.batch_seconds // bucket[1]))
         out, draw = [], 0
         while len(out) < count:
             rng = np.random.default_rng([self.seed, epoch, index, draw])  # one per utterance
             draw += 1
-            language = self.languages[rng.choice(len(self.languages), p=self.weights)]
+            language = languages[rng.choice(len(languages), p=weights)]
             try:
                 utt = make_utterance(
                     self.engine,
@@ -83,6 +96,7 @@ class BroadStream(Dataset):
                     float(rng.uniform(*bucket)),
                     split=self.split,
                     conditions=self.conditions,
+                    timing=self.timing,
                 )
             except EspeakCrashed:  # libespeak-ng crashes in this voice and pitch: next draw
                 continue
@@ -97,6 +111,41 @@ class BroadStream(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> list[Example]:
         epoch, index = key
         return self.batch(int(epoch), int(index))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A step of the curriculum: until `until_step` (the global batch index, epoch x
+    steps_per_epoch + index), draw from these languages and buckets only. Short English calls
+    first: a fresh model learns to find words where the task is easiest, then widens."""
+
+    until_step: int
+    languages: list[str]
+    weights: np.ndarray
+    buckets: list[tuple[float, float]]
+
+    @classmethod
+    def from_dict(cls, values: dict, stream: BroadStream) -> Stage:
+        values = dict(values)
+        unknown = set(values) - {"until_step", "languages", "buckets"}
+        if unknown or "until_step" not in values:
+            raise ValueError(
+                f"a curriculum stage takes until_step, languages and buckets, not {sorted(values)}"
+            )
+        languages = dict(
+            values.get("languages") or dict(zip(stream.languages, stream.weights, strict=True))
+        )
+        unknown = set(languages) - set(LANGUAGES)
+        if unknown:
+            raise ValueError(f"unknown demo languages {sorted(unknown)}: use {sorted(LANGUAGES)}")
+        weights = np.asarray([float(w) for w in languages.values()])
+        buckets = values.get("buckets") or stream.buckets
+        return cls(
+            int(values["until_step"]),
+            list(languages),
+            weights / weights.sum(),
+            [tuple(float(x) for x in b) for b in buckets],
+        )
 
 
 class EpochSampler(Sampler):
@@ -134,6 +183,8 @@ class BroadDataModule(AlignDataModule):
         languages: dict[str, float] | None = None,
         buckets: Sequence[Sequence[float]] = BUCKETS,
         conditions: dict | None = None,
+        timing: dict | None = None,
+        curriculum: Sequence[dict] | None = None,
         num_workers: int = 1,
         test_manifest: str | None = None,
         eval_batch_size: int = 8,
@@ -153,20 +204,22 @@ class BroadDataModule(AlignDataModule):
             languages=dict(languages) if languages else None,
             buckets=[list(b) for b in buckets],
             conditions=dict(conditions) if conditions else None,
+            timing=dict(timing) if timing else None,
         )
+        self.curriculum = [dict(stage) for stage in (curriculum or [])]
         self.max_seconds = batch_seconds  # what a batch holds (printed at the start of a fit)
         self.steps_per_epoch = steps_per_epoch
         self.val_batches = val_batches
         self._val_cache: list | None = None
 
-    def _stream(self, seed_offset: int, steps: int) -> BroadStream:
+    def _stream(self, seed_offset: int, steps: int, stages=None) -> BroadStream:
         args = dict(self.stream_args)
         args["seed"] = int(args["seed"]) + seed_offset
-        return BroadStream(self.collator.processor, steps_per_epoch=steps, **args)
+        return BroadStream(self.collator.processor, steps_per_epoch=steps, stages=stages, **args)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(
-            self._stream(0, self.steps_per_epoch),
+            self._stream(0, self.steps_per_epoch, self.curriculum),  # validation: all of it
             sampler=EpochSampler(self.steps_per_epoch),
             batch_size=None,
             num_workers=self.num_workers,

@@ -61,6 +61,12 @@ class SyntheticSpec:
     min_words: int = 3
     max_words: int = 7
     seed: int = 1234
+    # seconds of silence before the first word, between words and after the last. The
+    # defaults are narrow: text and length alone predict the times, and a model trained on
+    # them need not listen. Wide ones (a few seconds) make listening the only way.
+    lead_s: tuple[float, float] = (0.1, 0.5)
+    gap_s: tuple[float, float] = (0.05, 0.3)
+    tail_s: tuple[float, float] = (0.1, 0.4)
 
 
 def render_word(word: str, letter_s: float, rng: np.random.Generator) -> np.ndarray:
@@ -80,12 +86,12 @@ def render_utterance(
     n_words = int(rng.integers(spec.min_words, spec.max_words + 1))
     words = [WORDS[i] for i in rng.integers(0, len(WORDS), n_words)]
     letter_s = float(rng.uniform(0.035, 0.06))  # the speaking rate
-    chunks = [np.zeros(int(rng.uniform(0.1, 0.5) * SAMPLE_RATE))]
+    chunks = [np.zeros(int(rng.uniform(*spec.lead_s) * SAMPLE_RATE))]
     cursor = len(chunks[0])
     spans = []
     for i, word in enumerate(words):
         if i:
-            gap = np.zeros(int(rng.uniform(0.05, 0.3) * SAMPLE_RATE))
+            gap = np.zeros(int(rng.uniform(*spec.gap_s) * SAMPLE_RATE))
             chunks.append(gap)
             cursor += len(gap)
         sound = render_word(word, letter_s, rng)
@@ -94,7 +100,7 @@ def render_utterance(
         )
         chunks.append(sound)
         cursor += len(sound)
-    chunks.append(np.zeros(int(rng.uniform(0.1, 0.4) * SAMPLE_RATE)))
+    chunks.append(np.zeros(int(rng.uniform(*spec.tail_s) * SAMPLE_RATE)))
     audio = np.concatenate(chunks)
     audio += rng.normal(0, 0.003, len(audio))  # a noise floor, as in any recording
     return audio.astype(np.float32), " ".join(words), spans
@@ -130,7 +136,11 @@ class SyntheticDataModule(AlignDataModule):
 
     def __init__(self, synthetic: dict, synthetic_dir: str, **kwargs):
         super().__init__(**kwargs)
-        self.synthetic = SyntheticSpec(**synthetic)
+        values = dict(synthetic)
+        for key in ("lead_s", "gap_s", "tail_s"):
+            if key in values:
+                values[key] = tuple(float(x) for x in values[key])
+        self.synthetic = SyntheticSpec(**values)
         self.synthetic_dir = synthetic_dir
 
     def prepare_data(self) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.decoding import Decoded
+from .listening import verdict as listening_verdict
 from .metrics import slot_errors_ms, summarize
 
 ZERO_LENGTH_S = 1e-6  # a span shorter than this is zero-length
@@ -171,6 +172,9 @@ def format_table(metrics: dict) -> str:
             f"[{low:+.1f}, {high:+.1f}] over {diff.get('utterances', metrics['utterances'])} "
             f"utterances ({verdict})"
         )
+    for name, check in metrics.get("listening", {}).items():
+        if check:
+            lines.append("listening: " + listening_verdict(name, check))
     for name, own in metrics.get("self_labelled", {}).items():
         lines.append(
             f"warning: {own['lines']} of {metrics['utterances']} references are {name}'s own "

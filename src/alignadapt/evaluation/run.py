@@ -21,12 +21,15 @@ from tqdm import tqdm
 from ..data.audio import load_audio
 from ..data.manifest import Utterance, iter_manifest
 from ..inference.aligner import Aligner, AlignerSettings, AlignRequest
-from ..inference.batching import in_input_order
+from ..inference.batching import in_input_order, sorted_map
+from ..inference.service import Prepared
 from ..model.decoding import Decoded
 from ..model.prompt import split_units
 from ..model.reference import load_processor, read_reference
 from ..tasks import TaskResult
 from .external import MapError, map_to_units, read_predictions, words_for
+from .listening import donor_audios, summarize_listening, verdict
+from .metrics import slot_errors_ms
 from .naive import naive_align
 from .report import (
     UttResult,
@@ -118,14 +121,55 @@ def own_label_warnings(
 
 
 def predict_model(
-    name: str, source: str, base: str | None, items: Sequence[Item], settings: AlignerSettings
-) -> list[dict]:
+    name: str,
+    source: str,
+    base: str | None,
+    items: Sequence[Item],
+    settings: AlignerSettings,
+    listening: bool = False,
+) -> tuple[list[dict], list[dict | None]]:
     """Decoded alignments per item (one dict decoding -> Decoded each) for one model, in the
-    items' order."""
+    items' order; batches are formed shortest first (`Aligner.align_many`'s batches). With
+    `listening`, each recording within one call is aligned a second time with its audio
+    withheld (evaluation/listening.py); those come second (None for longer recordings)."""
     aligner = Aligner.load(source, base, settings)
+    prepared = [aligner.prepare(it.request) for it in items]
+
+    def run_batch(chunk: list[Prepared]) -> list[tuple[dict, dict | None]]:
+        chunk = [aligner.read_short(p) for p in chunk]  # the donors are this batch's audio
+        decoded = [r.alignment.decoded for r in aligner.align_batch(chunk)]
+        withheld: list[dict | None] = [None] * len(chunk)
+        short = [i for i, p in enumerate(chunk) if p.samples is not None]
+        if listening and short:
+            donors = donor_audios([chunk[i].samples for i in short])
+            swapped = aligner.align(donors, [chunk[i].units for i in short])
+            for i, alignment in zip(short, swapped, strict=True):
+                withheld[i] = alignment.decoded
+        return list(zip(decoded, withheld, strict=True))
+
+    lengths = [p.seconds for p in prepared]
     with tqdm(total=len(items), desc=f"aligning with {name}", unit="utt") as bar:
-        pairs = aligner.align_many([it.request for it in items], progress=bar.update)
-        return [r.alignment.decoded for r in in_input_order(pairs, len(items))]
+        pairs = sorted_map(prepared, lengths, settings.batch_size, run_batch, progress=bar.update)
+        both = in_input_order(pairs, len(items))
+    return [d for d, _ in both], [w for _, w in both]
+
+
+def listening_check(
+    results: Sequence[UttResult], column: str, withheld: Sequence[dict | None], decoding: str
+) -> dict:
+    """The listening figures of one model column (evaluation/listening.py)."""
+    errors, deaf, changed, slots = [], [], 0, 0
+    for result, swapped in zip(results, withheld, strict=True):
+        if swapped is None:
+            continue
+        own = result.predictions[column].times
+        errors.append(result.errors(column))
+        deaf.append(slot_errors_ms(swapped[decoding].times, result.reference))
+        changed += int(np.sum(np.abs(np.ravel(own) - np.ravel(swapped[decoding].times)) > 1e-6))
+        slots += np.ravel(own).size
+    if not errors:
+        return {}
+    return summarize_listening(np.concatenate(errors), np.concatenate(deaf), changed, slots)
 
 
 def run_evaluation(
@@ -141,8 +185,12 @@ def run_evaluation(
     loggers: Sequence = (),
     naive: bool = True,
     predictions: dict[str, dict] | None = None,
+    listening: bool = True,
 ) -> dict:
     """Run the base and every adapted model, write the report, return metrics.json's content.
+
+    `listening` aligns every recording within one call a second time with another recording's
+    audio in its place and reports how much worse each model gets (evaluation/listening.py).
 
     `naive` adds the baseline that spreads units over the voiced span by length (naive.py);
     `predictions` maps a column name to another tool's output: {path, format, tier}.
@@ -176,13 +224,22 @@ def run_evaluation(
         for it in items
     ]
     columns: list[str] = []
+    checks: dict[str, dict] = {}
     for name, source in sources.items():
-        predicted = predict_model(name, source, None if name == "base" else base, items, settings)
+        predicted, withheld = predict_model(
+            name, source, None if name == "base" else base, items, settings, listening
+        )
         for decoding in decodings:
             column = name if len(decodings) == 1 else f"{name}/{decoding}"
             columns.append(column)
             for result, decoded in zip(results, predicted, strict=True):
                 result.predictions[column] = decoded[decoding]
+        if listening:
+            checks[name] = listening_check(
+                results, columns[-len(decodings)], withheld, decodings[0]
+            )
+            if checks[name] and not checks[name]["listens"]:
+                log.warning(verdict(name, checks[name]))
     mapping = {}
     for name, spec in (predictions or {}).items():
         if name in columns or name == "naive":
@@ -204,6 +261,7 @@ def run_evaluation(
         "mismatched": mismatched,
         "self_labelled": self_labelled,
         "mapping": mapping,
+        "listening": checks,
     }
     base_columns = {d: ("base" if len(decodings) == 1 else f"base/{d}") for d in decodings}
     vs_base = {}
@@ -360,6 +418,7 @@ def evaluate(cfg) -> TaskResult:
         loggers=loggers,
         naive=cfg.get("naive", True),
         predictions=OmegaConf.to_container(cfg.predictions) if cfg.get("predictions") else None,
+        listening=cfg.get("listening", True),
     )
     return TaskResult(
         {"utterances": float(metrics["utterances"])},

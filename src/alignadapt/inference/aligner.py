@@ -22,13 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.audio import load_audio
 from ..model.decoding import Decoded, decode
 from ..model.prompt import SAMPLE_RATE, build_inputs, model_dtype, slot_logits, unwrap
 from .batching import sorted_map
 from .long import Alignment, ArrayAudio, FileAudio, Gap, align_long, find_gaps
 from .planning import Piece
-from .service import AlignRequest, AlignResult, Prepared, prepare
+from .service import AlignRequest, AlignResult, Prepared, prepare, read_short
 from .settings import AlignerSettings
 
 __all__ = ["Aligner", "AlignerSettings", "AlignRequest", "AlignResult", "Alignment", "Gap", "Piece"]
@@ -87,6 +86,11 @@ class Aligner:
         """Units, breaks and length of a request; with `load`, a short file is decoded now."""
         return prepare(request, self.processor, self.window_s if load else None)
 
+    def read_short(self, prepared: Prepared) -> Prepared:
+        """The same request with its samples read when it fits one call (a caller that
+        needs the audio of a batch, evaluate's listening check, reads it once here)."""
+        return read_short(prepared, self.window_s)
+
     def align_many(
         self,
         requests: Sequence[AlignRequest | Prepared],
@@ -116,8 +120,7 @@ class Aligner:
         short = [i for i, s in enumerate(sources) if s.duration <= self.window_s]
         for i in short:
             if isinstance(sources[i], FileAudio):
-                req = batch[i].request
-                sources[i] = ArrayAudio(load_audio(req.audio, channel=req.channel))
+                sources[i] = ArrayAudio(read_short(batch[i], self.window_s).samples)
         alignments: list[Alignment | None] = [None] * len(batch)
         if short:
             rows = self.slot_logits(

@@ -3,7 +3,7 @@
 them, and say where transcript and audio disagree.
 
 Every caller (evaluate, pseudo-labelling, `alignadapt align`) reaches this through
-`Aligner.align` / `Aligner.align_file`; the model call is passed in (`run`), so tests can put
+`Aligner.align_many`; the model call is passed in (`run`), so tests can put
 a stand-in aligner in its place. Audio comes from an `ArrayAudio` (already decoded) or a
 `FileAudio` (read in blocks for the energy pass and piece by piece for the calls, so an hour
 never sits in memory decoded).

@@ -101,9 +101,17 @@ def prepare(request: AlignRequest, processor, window: float | None = None) -> Pr
     if isinstance(audio, np.ndarray):
         return Prepared(request, units, breaks, len(audio) / SAMPLE_RATE, audio)
     prepared = Prepared(request, units, breaks, recording_seconds(audio, request.duration))
-    if window is not None and audio_info(audio).duration <= window:
-        prepared.samples = load_audio(audio, channel=request.channel)
-    return prepared
+    return prepared if window is None else read_short(prepared, window)
+
+
+def read_short(prepared: Prepared, window: float) -> Prepared:
+    """`prepared` with its file decoded when it fits one call of `window` s (the file
+    header says); a longer one stays on disk, to be read piece by piece."""
+    request = prepared.request
+    if prepared.samples is not None or audio_info(request.audio).duration > window:
+        return prepared
+    samples = load_audio(request.audio, channel=request.channel)
+    return Prepared(request, prepared.units, prepared.breaks, prepared.seconds, samples)
 
 
 def word_confidence(slot_confidence: np.ndarray | None, n: int) -> np.ndarray:

@@ -58,8 +58,34 @@ def model_card(
         ]
     else:
         lines.append("No validation or test ran.")
+    lines += listening_lines(metrics)
     lines += ["", "## How it was made", "", "```bash", command, "```", ""]
     return "\n".join(lines)
+
+
+def listening_lines(metrics: Mapping[str, float]) -> list[str]:
+    """The card's listening check: validation error with each recording's audio swapped for
+    another's, against its own (evaluation/listening.py); a model that fails it says so first."""
+    if "val/listening" not in metrics or "val/aas_withheld_ms" not in metrics:
+        return []
+    from ..evaluation.listening import MIN_RATIO
+
+    ratio = float(metrics["val/listening"])
+    aas, deaf = float(metrics["val/aas_ms"]), float(metrics["val/aas_withheld_ms"])
+    lines = [
+        "",
+        "## Listening check",
+        "",
+        f"Validation AAS {aas:.1f} ms with each recording's own audio, {deaf:.1f} ms with another "
+        f"recording's in its place: {ratio:.2f}x.",
+    ]
+    if ratio < MIN_RATIO:
+        lines += [
+            "",
+            f"**NOT LISTENING** (under {MIN_RATIO}x): this model's timestamps hardly depend on "
+            "its audio, so its figures measure a guess from the text and the length.",
+        ]
+    return lines
 
 
 def _count_lines(path: str) -> str:

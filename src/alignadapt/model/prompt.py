@@ -163,7 +163,13 @@ def build_inputs(
         conversations,
         tokenize=True,
         return_dict=True,
-        processor_kwargs={"sampling_rate": SAMPLE_RATE},
+        # the model's chunk size, saved with its feature extractor. It must travel in
+        # audio_kwargs: the processor's own default (50) wins over the feature extractor's,
+        # and an `n_window` directly in processor_kwargs is dropped with a warning.
+        processor_kwargs={
+            "sampling_rate": SAMPLE_RATE,
+            "audio_kwargs": {"n_window": processor.feature_extractor.n_window},
+        },
     )
     features, frames = rendered["input_features"], rendered["input_features_mask"]
     rendered["input_features"] = features * frames[:, None, :].to(features.dtype)
@@ -205,8 +211,24 @@ def slot_logits(
     classes, full-sequence logits would dominate activation memory. `dropout` applies the
     head's dropout first, as transformers' forward does in training.
     """
+    hidden = decoder_states(model, inputs)
+    return head_logits(model, hidden, inputs, timestamp_token_id, dropout)
+
+
+def decoder_states(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The decoder's last hidden states at every position, (batch, sequence, hidden)."""
+    return unwrap(model).model(**{k: inputs[k] for k in MODEL_INPUTS}).last_hidden_state
+
+
+def head_logits(
+    model: torch.nn.Module,
+    hidden: torch.Tensor,
+    inputs: dict[str, torch.Tensor],
+    timestamp_token_id: int,
+    dropout: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`slot_logits` from decoder states already computed (a caller that also uses them)."""
     core = unwrap(model)
-    hidden = core.model(**{k: inputs[k] for k in MODEL_INPUTS}).last_hidden_state
     mask = inputs["input_ids"] == timestamp_token_id
     slots = hidden[mask]
     if dropout:

@@ -236,3 +236,43 @@ class ScheduleCheck(Callback):
         from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
         return getattr(rank_zero_only, "rank", 0) == 0
+
+
+class ListeningCheck(Callback):
+    """After each validation: a model whose timestamps hardly depend on its audio
+    (`val/listening`, the error with the audio withheld over the error with it, under
+    `min_ratio`) is reported loudly, and with `stop` the run ends there: training on would
+    only polish a guess from the text and the call's length (evaluation/listening.py).
+
+    `after_step`: the first step judged (a fresh model is deaf before it has learned anything).
+    """
+
+    def __init__(self, min_ratio: float | None = None, after_step: int = 0, stop: bool = False):
+        from ..evaluation.listening import MIN_RATIO
+
+        super().__init__()
+        self.min_ratio = MIN_RATIO if min_ratio is None else min_ratio
+        self.after_step, self.stop = after_step, stop
+        self.failed_at: int | None = None
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        metrics = trainer.callback_metrics
+        if trainer.sanity_checking or "val/listening" not in metrics:
+            return
+        if trainer.global_step < self.after_step:
+            return
+        ratio = float(metrics["val/listening"])
+        if ratio >= self.min_ratio:
+            return
+        self.failed_at = trainer.global_step
+        aas, deaf = float(metrics["val/aas_ms"]), float(metrics["val/aas_withheld_ms"])
+        message = (
+            f"NOT LISTENING at step {trainer.global_step}: validation AAS {aas:.0f} ms with the "
+            f"audio, {deaf:.0f} ms with another recording's ({ratio:.2f}x, under "
+            f"{self.min_ratio}): this model guesses times from the text and the call's length"
+        )
+        if self.stop:
+            trainer.should_stop = True
+            message += "; stopping the run (callbacks.listening_check.stop=false trains on)"
+        if trainer.is_global_zero:
+            print(f"\n{message}\n", file=sys.stderr, flush=True)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..evaluation.listening import summarize_listening, withheld_features
 from ..evaluation.metrics import slot_errors_ms, summarize
 from ..model.decoding import DECODINGS, decode
 from ..model.loading import load_aligner
@@ -29,7 +30,14 @@ from ..model.lora import (
     count_parameters,
     save_adapter,
 )
-from ..model.prompt import model_dtype, slot_logits, to_model, unwrap
+from ..model.prompt import (
+    decoder_states,
+    head_logits,
+    model_dtype,
+    slot_logits,
+    to_model,
+    unwrap,
+)
 from ..model.reference import read_reference
 from ..model.timing import IGNORE_INDEX
 
@@ -51,6 +59,8 @@ class AlignerModule(L.LightningModule):
         soft_sigma: float = 1.0,  # classes (x 80 ms): width of the soft target
         compile: bool = False,  # torch.compile the decoder (GPU; variable shapes recompile on CPU)
         decoding: str = "argmax",  # argmax | subclass: how validation turns logits into times
+        listening_check: bool = True,  # val/: the error with the audio withheld (evaluation/listening.py)
+        ctc_weight: float = 0.0,  # > 0 (pretraining): CTC of the units' tokens at the audio tokens
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
@@ -94,6 +104,22 @@ class AlignerModule(L.LightningModule):
         self.strict_loading = False
         self._val_errors: list[np.ndarray] = []
         self._val_repaired = 0
+        self.listening_check = listening_check
+        self._val_withheld: list[np.ndarray] = []
+        self._val_changed = 0
+        # An auxiliary loss for training from scratch (joint CTC-attention training): the
+        # decoder's states at the audio tokens, which come before the text and cannot see it,
+        # must spell the units' tokens in order. It teaches the audio path what was said where;
+        # the head is not part of the model and is not saved with it.
+        self.ctc_weight = ctc_weight
+        self.audio_token_id = base.config.audio_token_id
+        self.ctc_head = None
+        if ctc_weight > 0:
+            text = base.config.text_config
+            self.ctc_head = torch.nn.Linear(text.hidden_size, text.vocab_size + 1)  # + blank
+            special = set(self.processor.tokenizer.all_special_ids)
+            special |= {self.timestamp_token_id, self.audio_token_id}
+            self.register_buffer("_special_ids", torch.tensor(sorted(special)), persistent=False)
 
     # ---- forward and loss -------------------------------------------------------------
     @property
@@ -106,6 +132,25 @@ class AlignerModule(L.LightningModule):
         the head's dropout applies in training (the module's mode), as in transformers."""
         inputs = to_model(batch, model_dtype(self.net))
         return slot_logits(self.net, inputs, self.timestamp_token_id, dropout=True)
+
+    def ctc_loss(self, hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """CTC of each row's unit tokens (the text after the audio, special tokens left out)
+        on the decoder states at its audio tokens; the blank is the head's last class."""
+        ids = inputs["input_ids"]
+        audio = ids == self.audio_token_id
+        logp = F.log_softmax(self.ctc_head(hidden[audio]).float(), dim=-1)
+        lengths = audio.sum(dim=1)
+        frames = torch.nn.utils.rnn.pad_sequence(torch.split(logp, lengths.tolist()))  # (T, B, C)
+        text = (inputs["attention_mask"] == 1) & ~torch.isin(ids, self._special_ids)
+        return F.ctc_loss(
+            frames,
+            ids[text],
+            lengths,
+            text.sum(dim=1),
+            blank=logp.shape[-1] - 1,
+            reduction="mean",
+            zero_infinity=True,
+        )
 
     def summed_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The loss summed over slots: hard cross-entropy, or soft (a Gaussian over nearby classes).
@@ -128,7 +173,9 @@ class AlignerModule(L.LightningModule):
         return self.summed_loss(logits, targets) / max(int((targets != IGNORE_INDEX).sum()), 1)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        logits, mask = self.slot_logits(batch)
+        inputs = to_model(batch, model_dtype(self.net))
+        hidden = decoder_states(self.net, inputs)
+        logits, mask = head_logits(self.net, hidden, inputs, self.timestamp_token_id, dropout=True)
         targets = batch["labels"][mask]
         # Normalise by the slots of the whole global batch, not this rank's: DDP averages
         # gradients over ranks, so x world_size / global slots gives exactly the gradient of one
@@ -141,6 +188,10 @@ class AlignerModule(L.LightningModule):
         self.log(
             "train/loss", loss, prog_bar=True, batch_size=len(batch["keys"]), sync_dist=world > 1
         )
+        if self.ctc_head is not None:
+            ctc = self.ctc_loss(hidden, inputs)
+            self.log("train/ctc_loss", ctc, batch_size=len(batch["keys"]), sync_dist=world > 1)
+            loss = loss + self.ctc_weight * ctc
         self._audio_seconds = batch["audio_seconds"]
         return loss
 
@@ -178,6 +229,8 @@ class AlignerModule(L.LightningModule):
         for decoded, ref in zip(decoded_rows, batch["ref_times"], strict=True):
             self._val_errors.append(slot_errors_ms(decoded.times, ref.numpy()))
             self._val_repaired += decoded.repaired
+        if stage == "val" and self.listening_check:
+            self._listen(batch, decoded_rows)
         if stage == "val" and batch_idx == 0 and "units" in batch:  # the utterance pictured in W&B
             self._example = (
                 batch["keys"][0],
@@ -185,6 +238,19 @@ class AlignerModule(L.LightningModule):
                 batch["ref_times"][0].numpy(),
                 decoded_rows[0].times,
             )
+
+    def _listen(self, batch: dict[str, Any], decoded_rows: list) -> None:
+        """The batch again with each recording's features swapped for another's
+        (evaluation/listening.py): its errors, and how many boundaries moved."""
+        swapped = dict(batch)
+        swapped["input_features"] = withheld_features(
+            batch["input_features"], batch["input_features_mask"]
+        )
+        logits, mask = self.slot_logits(swapped)
+        rows = self.decode_batch(logits, mask)
+        for deaf, own, ref in zip(rows, decoded_rows, batch["ref_times"], strict=True):
+            self._val_withheld.append(slot_errors_ms(deaf.times, ref.numpy()))
+            self._val_changed += int(np.sum(np.abs(deaf.times - own.times) > 1e-6))
 
     def on_validation_epoch_end(self) -> None:
         errors = np.concatenate(self._val_errors) if self._val_errors else np.zeros(0)
@@ -195,8 +261,16 @@ class AlignerModule(L.LightningModule):
             self.log("val/aas_ms", stats.pop("val/aas_ms"), prog_bar=True)
             self.log_dict(stats)
             self.log("val/repaired_share", self._val_repaired / max(len(errors), 1))
+        if self.listening_check and self._val_withheld:
+            withheld = self._gather_errors(np.concatenate(self._val_withheld))
+            changed = self._gather_errors(np.asarray([self._val_changed], dtype=np.float64))
+            check = summarize_listening(errors, withheld, int(changed.sum()), len(errors))
+            self.log("val/aas_withheld_ms", check["aas_withheld_ms"])
+            self.log("val/listening", check["ratio"], prog_bar=True)
+            self.log("val/changed_share", check["changed_share"])
         self._log_example_picture()
         self._val_errors, self._val_repaired = [], 0
+        self._val_withheld, self._val_changed = [], 0
 
     def _log_example_picture(self) -> None:
         """Every validation: one utterance's reference and predicted spans, as a W&B image."""
@@ -230,6 +304,7 @@ class AlignerModule(L.LightningModule):
 
     def on_test_epoch_start(self) -> None:
         self._val_errors, self._val_repaired = [], 0
+        self._val_withheld, self._val_changed = [], 0
 
     def on_test_epoch_end(self) -> None:
         errors = self._gather_errors(
@@ -241,6 +316,8 @@ class AlignerModule(L.LightningModule):
     # ---- optimisation ----------------------------------------------------------------
     def configure_optimizers(self):
         params = [p for p in self.net.parameters() if p.requires_grad]
+        if self.ctc_head is not None:
+            params += list(self.ctc_head.parameters())
         optimizer = self.optimizer_factory(params=params)
         if self.scheduler_factory is None:
             return optimizer
@@ -280,7 +357,10 @@ class AlignerModule(L.LightningModule):
 
     # ---- checkpoints: only what trains -----------------------------------------------
     def trainable_state_keys(self) -> set[str]:
-        return {f"net.{n}" for n, p in self.net.named_parameters() if p.requires_grad}
+        keys = {f"net.{n}" for n, p in self.net.named_parameters() if p.requires_grad}
+        if self.ctc_head is not None:  # trained, so resumed with the run (never exported)
+            keys |= {f"ctc_head.{n}" for n, _ in self.ctc_head.named_parameters()}
+        return keys
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         keep = self.trainable_state_keys()
