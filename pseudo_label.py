@@ -11,7 +11,7 @@ Usage (every key in conf/pseudo_label.yaml can be overridden):
     python pseudo_label.py ... trainer=ddp
 
     # keep only confident lines (the others go to <out>.rejected.jsonl)
-    python pseudo_label.py ... min_confidence=0.3 low_confidence=drop
+    python pseudo_label.py ... aligner.min_confidence=0.3 low_confidence=drop
 
 Killed or stopped, the same command finishes the remaining lines (results so far are in
 <out>.parts/); the output then has every input line exactly once, as an uninterrupted run.

@@ -142,7 +142,7 @@ ds, plan = setup({manifest!r})
 seconds = time.perf_counter() - start
 done.set()
 watcher.join()
-index = sum(a.nbytes for a in (ds.offsets, ds.lines, ds.durations, ds.pieces))
+index = sum(a.nbytes for a in (ds.offsets, ds.lines, ds.durations, ds.segments))
 print(json.dumps({{"lines": len(ds), "peak": max(peak[0], rss()) - before, "kept": rss() - before,
                   "index": index, "seconds": seconds}}))
 """

@@ -88,7 +88,7 @@ def check_preset(name, processor, layers, audio_layers, lengths, device, peak_tf
     optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-5)
     rows, speed, mfu = [], None, None
     for seconds in lengths:
-        inputs, targets = memory.piece(processor, seconds, torch.bfloat16)
+        inputs, targets = memory.probe(processor, seconds, torch.bfloat16)
         inputs = {k: v.to(device) for k, v in inputs.items()}
         if quick:  # what autograd keeps, against the planner at this depth
             got = memory.saved_bytes(net, processor, seconds, torch.bfloat16, True)[0]

@@ -28,13 +28,12 @@ from alignadapt.data.manifest import Utterance, iter_manifest, to_record, write_
 from alignadapt.data.sampling import padding_share
 from alignadapt.demo.synthetic import SyntheticSpec, render_utterance
 from alignadapt.demo.tiny import TinySpec, build_tiny_aligner
-from alignadapt.inference.aligner import Aligner, AlignerSettings
+from alignadapt.inference.aligner import Aligner, AlignerSettings, AlignRequest
 from alignadapt.inference.batching import (
     in_input_order,
     length_sorted_batches,
-    sorted_map,
 )
-from alignadapt.model.prompt import SAMPLE_RATE, split_units
+from alignadapt.model.prompt import SAMPLE_RATE
 
 
 def mixed_manifest(folder: Path, n: int, seed: int = 0) -> Path:
@@ -68,13 +67,13 @@ def main() -> None:
         manifest = Path(args.manifest) if args.manifest else mixed_manifest(Path(tmp), args.lines)
         utts = list(iter_manifest(manifest))
         audios = [load_audio(u.audio_path, channel=u.channel) for u in utts]
-    units = [split_units(aligner.processor, u.text, u.language) for u in utts]
-    lengths = [len(a) / SAMPLE_RATE for a in audios]
+    requests = [
+        aligner.prepare(AlignRequest(a, u.text, language=u.language))
+        for a, u in zip(audios, utts, strict=True)
+    ]
+    lengths = [r.seconds for r in requests]
 
-    def run(batch: list[int]) -> list:
-        return aligner.align([audios[i] for i in batch], [units[i] for i in batch])
-
-    run(list(range(min(2, len(utts)))))  # warm-up
+    in_input_order(aligner.align_many(requests[:2]), min(2, len(requests)))  # warm-up
     print(
         f"{manifest if args.manifest else 'synthetic mixed lengths'}: {len(utts)} recordings, "
         f"{sum(lengths):.0f} s, {min(lengths):.1f} to {max(lengths):.1f} s; model {model} on "
@@ -85,11 +84,9 @@ def main() -> None:
         batches = length_sorted_batches(lengths, args.batch_size, sort)
         share = padding_share(batches, np.asarray(lengths))
         started = time.perf_counter()
-        results = in_input_order(
-            sorted_map(list(range(len(utts))), lengths, args.batch_size, run, sort), len(utts)
-        )
+        results = in_input_order(aligner.align_many(requests, sort=sort), len(utts))
         seconds = time.perf_counter() - started
-        times[label] = [r.decoded[settings.decodings[0]].times for r in results]
+        times[label] = [r.decoded.times for r in results]
         print(
             f"{label:>12}: {sum(lengths) / seconds:8.1f} audio s/s, padding {share:6.1%} of the "
             f"batched audio ({seconds:.1f} s)"

@@ -10,7 +10,7 @@
                                                           # a second voice not in the transcript
 
 Builds a recording of held-out espeak-ng test sentences with pauses (tests/longform.py),
-writes it to a FLAC file, then aligns it from disk (`Aligner.align_file`: block-wise energy
+writes it to a FLAC file, then aligns it from disk (`Aligner.align_many`: block-wise energy
 pass, piece-wise reads) in a fresh process, so the peak resident memory printed is that of
 aligning alone. `--stand-in` replaces the model with a call that spreads each piece's units
 evenly (no forward pass): it times and sizes everything around the model. Without it the
@@ -49,14 +49,12 @@ def peak_mib() -> float:
 
 def align_from_disk(args: argparse.Namespace) -> None:
     """The measured part, in its own process: prints times and peak memory as JSON."""
-    from alignadapt.inference.aligner import Aligner, AlignerSettings
+    from alignadapt.inference.aligner import Aligner, AlignerSettings, AlignRequest
     from alignadapt.model.decoding import Decoded
-    from alignadapt.model.prompt import split_units, unit_breaks
 
     settings = AlignerSettings(window=args.window, overlap=0.0)
     aligner = Aligner.load(args.model, settings=settings)
-    text = Path(args.align[1]).read_text()
-    units = split_units(aligner.processor, text, "English")
+    request = AlignRequest(args.align[0], Path(args.align[1]).read_text(), language="English")
     if args.stand_in:
 
         def spread(batch):
@@ -70,8 +68,9 @@ def align_from_disk(args: argparse.Namespace) -> None:
         aligner.run_pieces = spread
     loaded = peak_mib()
     start = time.perf_counter()
-    result = aligner.align_file(args.align[0], units, breaks=unit_breaks(text, units))
+    ((_, done),) = aligner.align_many([request])
     wall = time.perf_counter() - start
+    result = done.alignment
     np.save(args.align[2], result.decoded["argmax"].times)
     peak = peak_mib()
     print(
@@ -110,7 +109,8 @@ def main() -> None:
         return align_from_disk(args)
     sys.path.insert(0, str(ROOT))
     from alignadapt.evaluation.metrics import slot_errors_ms
-    from alignadapt.inference.aligner import Aligner, AlignerSettings
+    from alignadapt.inference.aligner import Aligner, AlignerSettings, AlignRequest
+    from alignadapt.inference.batching import in_input_order
     from alignadapt.model.prompt import SAMPLE_RATE, split_units
     from tests.longform import music, other_speaker, spoken_recording, with_sound
 
@@ -157,10 +157,11 @@ def main() -> None:
     if args.stand_in:
         return
     long_aas = slot_errors_ms(predicted, rec.reference.ravel()).mean()
-    singles = aligner.align(rec.clips, [split_units(aligner.processor, t, None) for t in rec.texts])
+    clips = [AlignRequest(clip, text) for clip, text in zip(rec.clips, rec.texts, strict=True)]
+    singles = in_input_order(aligner.align_many(clips), len(clips))
     one = np.concatenate(
         [
-            slot_errors_ms(r.decoded["argmax"].times, s.ravel())
+            slot_errors_ms(r.decoded.times, s.ravel())
             for r, s in zip(singles, rec.spans, strict=True)
         ]
     )

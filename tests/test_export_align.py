@@ -17,7 +17,8 @@ from transformers import Qwen3ASRForTokenClassification, Qwen3ASRProcessor
 from alignadapt.cli import main
 from alignadapt.data.audio import load_audio
 from alignadapt.inference.aligner import Aligner
-from alignadapt.inference.formats import FORMATS, Word, display_words, flag_alignment
+from alignadapt.inference.formats import FORMATS, Word, display_words
+from alignadapt.inference.service import flag_alignment
 from alignadapt.model.prompt import split_units
 from alignadapt.model.reference import load_for_inference
 

@@ -31,9 +31,9 @@ def index_of(dataset):
         dataset.offsets,
         dataset.lines,
         dataset.durations,
-        dataset.pieces,
-        dataset.piece_units,
-        dataset.piece_times,
+        dataset.segments,
+        dataset.segment_units,
+        dataset.segment_times,
     ]
 
 

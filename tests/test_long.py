@@ -16,7 +16,7 @@ import soundfile as sf
 
 from alignadapt.data.audio import SAMPLE_RATE, load_audio, read_blocks
 from alignadapt.evaluation.metrics import slot_errors_ms
-from alignadapt.inference import pieces
+from alignadapt.inference import programme
 from alignadapt.inference.aligner import Aligner, AlignerSettings
 from alignadapt.inference.long import (
     AUDIO_WITHOUT_WORDS,
@@ -25,8 +25,8 @@ from alignadapt.inference.long import (
     FileAudio,
     align_long,
 )
-from alignadapt.inference.pieces import (
-    UNLIKE_SPEECH,
+from alignadapt.inference.programme import UNLIKE_SPEECH
+from alignadapt.inference.signal import (
     frame_features,
     speech_likeness,
     speech_segments,
@@ -257,8 +257,8 @@ def test_another_speaker_left_out_of_the_transcript_is_flagged(monkeypatch):
     spreads the text over it and leaves short segments elsewhere without words (README)."""
     found = {seed: another_speaker(seed, 40.0) for seed in range(1, 11)}
     assert sum(v == "ok" for v in found.values()) >= 9, found
-    monkeypatch.setattr(pieces, "EMPTY_OPEN", 0.0)
-    monkeypatch.setattr(pieces, "RATE_SEARCH", (1.0, 1.0))
+    monkeypatch.setattr(programme, "EMPTY_OPEN", 0.0)
+    monkeypatch.setattr(programme, "RATE_SEARCH", (1.0, 1.0))
     blind = {seed: another_speaker(seed, 40.0) for seed in range(1, 11)}
     assert sum(v == "ok" for v in blind.values()) == 0, blind
 

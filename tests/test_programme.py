@@ -1,4 +1,4 @@
-"""The words-to-segments dynamic programme (`inference.pieces.programme`) finds the cheapest
+"""The words-to-segments dynamic programme (`inference.programme.programme`) finds the cheapest
 assignment: checked against every assignment of small cases, and on a long one."""
 
 import itertools
@@ -6,7 +6,8 @@ import itertools
 import numpy as np
 import pytest
 
-from alignadapt.inference import pieces as P
+from alignadapt.inference import programme as P
+from alignadapt.inference.signal import speech_likeness
 
 
 def cost_of(seg_of, d, w, rate, breaks, empty) -> float:
@@ -76,5 +77,5 @@ def test_a_segment_too_short_to_measure_is_taken_for_speech():
     flux[450:453] = 0.0  # what a measurement there would read
     flux[500:] = 1.0  # a held sound
     segments = np.array([[0.0, 4.0], [5.0, 8.0], [4.5, 4.53]])  # the last: 3 frames
-    likeness = P.speech_likeness(flux, voiced, segments)
+    likeness = speech_likeness(flux, voiced, segments)
     assert likeness.tolist() == pytest.approx([1.0, 1 / 3, 1.0])

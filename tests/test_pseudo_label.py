@@ -115,7 +115,7 @@ def test_low_confidence_lines_are_flagged_or_dropped(tmp_path, shared_dir, tiny_
     flagged, dropped = tmp_path / "flagged.jsonl", tmp_path / "dropped.jsonl"
     counts = pseudo_label(
         compose_train(
-            overrides(manifest, flagged, tiny_dir, ["min_confidence=0.5"]),
+            overrides(manifest, flagged, tiny_dir, ["aligner.min_confidence=0.5"]),
             tmp_path / "a",
             shared_dir,
             "pseudo_label",
@@ -126,7 +126,9 @@ def test_low_confidence_lines_are_flagged_or_dropped(tmp_path, shared_dir, tiny_
     assert all(r["alignment"]["low_confidence"] for r in records)  # a random tiny model is unsure
     counts = pseudo_label(
         compose_train(
-            overrides(manifest, dropped, tiny_dir, ["min_confidence=0.5", "low_confidence=drop"]),
+            overrides(
+                manifest, dropped, tiny_dir, ["aligner.min_confidence=0.5", "low_confidence=drop"]
+            ),
             tmp_path / "b",
             shared_dir,
             "pseudo_label",

@@ -121,7 +121,7 @@ def test_long_labelled_recording_is_cut_into_pieces_with_labels_that_follow(
     units, times = [], []
     for i in range(len(dataset)):
         example = dataset[i]
-        start = float(dataset.piece_times[dataset.pieces[i], 0])
+        start = float(dataset.segment_times[dataset.segments[i], 0])
         first = round(start * SR)
         assert np.array_equal(example.audio, whole[first : first + len(example.audio)])
         assert all(0 <= s <= e <= len(example.audio) / SR for s, e in example.spans)
@@ -143,7 +143,7 @@ def test_long_labelled_recording_is_cut_into_pieces_with_labels_that_follow(
 def test_index_holds_twenty_bytes_an_item_not_the_manifest(corpus, processor):
     dataset = ManifestDataset(corpus["train"], processor)
     dataset.check(require_labels=True, max_duration=16.0, progress=False)
-    index = (dataset.offsets, dataset.lines, dataset.durations, dataset.pieces)
+    index = (dataset.offsets, dataset.lines, dataset.durations, dataset.segments)
     assert sum(a.nbytes for a in index) == 20 * 48
     assert not any(isinstance(v, (list, dict, str)) and len(v) > 8 for v in vars(dataset).values())
 

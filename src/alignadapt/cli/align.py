@@ -17,20 +17,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..data.audio import load_audio
 from ..data.manifest import iter_manifest
-from ..inference.aligner import Aligner, AlignerSettings
-from ..inference.batching import recording_seconds, sorted_map
-from ..inference.formats import (
-    FORMATS,
-    check_writable,
-    flag_alignment,
-    make_words,
-    write_alignment,
-)
-from ..inference.pseudo import gap_record
+from ..inference.aligner import Aligner, AlignerSettings, AlignRequest
+from ..inference.formats import FORMATS, check_writable, write_alignment
 from ..inference.subtitles import SubtitleSettings
-from ..model.prompt import SAMPLE_RATE, split_units, unit_breaks
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,9 +40,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output file (one recording; default: AUDIO with the format's suffix) or directory (--manifest)",
     )
     parser.add_argument("--force", action="store_true", help="replace output files that exist")
-    parser.add_argument(
-        "--min-confidence", type=float, default=0.1, help="flag alignments less sure than this"
-    )
     subtitles = parser.add_argument_group("subtitles (--format srt or vtt)")
     subtitles.add_argument(
         "--per-word",
@@ -68,8 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     AlignerSettings.add_arguments(parser)
 
 
-def jobs_from_args(args: argparse.Namespace) -> list[dict]:
-    """(audio, text, language, output path, id) per recording to align."""
+def jobs_from_args(args: argparse.Namespace) -> list[tuple[AlignRequest, Path]]:
+    """(request, output path) per recording to align."""
     suffix = FORMATS[args.format]
     if args.manifest:
         if args.audio or args.text:
@@ -81,17 +68,8 @@ def jobs_from_args(args: argparse.Namespace) -> list[dict]:
             stem = utt.audio_path.stem
             name = stem if stem not in seen else f"{stem}-line{utt.line}"
             seen.add(name)
-            out = Path(args.out) / f"{name}{suffix}"
-            jobs.append(
-                {
-                    "audio": utt.audio_path,
-                    "text": utt.text,
-                    "language": utt.language or args.language,
-                    "out": out,
-                    "id": name,
-                    "channel": utt.channel,
-                }
-            )
+            request = AlignRequest.of(utt, name=name, language=args.language)
+            jobs.append((request, Path(args.out) / f"{name}{suffix}"))
         return jobs
     if not args.audio or not args.text:
         raise ValueError("give AUDIO and TEXT (a transcript file or the text), or --manifest")
@@ -105,85 +83,44 @@ def jobs_from_args(args: argparse.Namespace) -> list[dict]:
     if not audio.exists():
         raise FileNotFoundError(f"audio file {audio} does not exist")
     out = Path(args.out) if args.out else audio.with_suffix(suffix)
-    return [
-        {
-            "audio": audio,
-            "text": text,
-            "language": args.language,
-            "out": out,
-            "id": audio.stem,
-            "channel": None,
-        }
-    ]
+    return [(AlignRequest(audio, text, language=args.language, name=audio.stem), out)]
 
 
 def run(args: argparse.Namespace) -> int:
     jobs = jobs_from_args(args)
-    for job in jobs:  # before any work: never overwrite without --force
-        check_writable(job["out"], args.force)
+    for _, out in jobs:  # before any work: never overwrite without --force
+        check_writable(out, args.force)
     source, base = (args.adapter, args.model) if args.adapter else (args.model, None)
-    settings = AlignerSettings.from_args(args)
-    aligner = Aligner.load(source, base, settings)
-    processor, decoding = aligner.processor, settings.decodings[0]
+    aligner = Aligner.load(source, base, AlignerSettings.from_args(args))
     subtitle = SubtitleSettings(
         max_chars=args.cue_chars, max_seconds=args.cue_seconds, per_word=args.per_word
     )
-    for job in jobs:  # before any work: a transcript with nothing to align
-        job["units"] = split_units(processor, job["text"], job["language"])
-        job["breaks"] = unit_breaks(job["text"], job["units"])
-        if not job["units"]:
-            raise ValueError(f"{job['id']}: the transcript {job['text']!r} has no word to align")
-
-    for job in jobs:  # from the header once: sorting, and which files are read piece by piece
-        job["seconds"] = recording_seconds(job["audio"])  # 0 if unreadable: load_audio says why
-
-    def run_batch(chunk: list[dict]) -> list[tuple]:
-        # a recording longer than a call is read from disk piece by piece, never whole
-        short = [j for j in chunk if j["seconds"] <= aligner.window_s]
-        audios = [load_audio(j["audio"], channel=j["channel"]) for j in short]
-        units, breaks = [j["units"] for j in short], [j["breaks"] for j in short]
-        results = iter(aligner.align(audios, units, breaks=breaks))
-        sizes = iter(len(a) / SAMPLE_RATE for a in audios)
-        return [
-            (next(sizes), next(results))
-            if j["seconds"] <= aligner.window_s
-            else (
-                j["seconds"],
-                aligner.align_file(j["audio"], j["units"], j["channel"], j["breaks"]),
-            )
-            for j in chunk
-        ]
-
-    lengths = [j["seconds"] for j in jobs]
     flagged = 0
     with tqdm(total=len(jobs), desc="aligning", unit="rec", disable=len(jobs) == 1) as bar:
         # shortest first (less padding); each output is written as its batch finishes
-        for i, (duration, result) in sorted_map(
-            jobs, lengths, settings.batch_size, run_batch, progress=bar.update
-        ):
-            job = jobs[i]
-            decoded = result.decoded[decoding]
-            words = make_words(job["text"], job["units"], decoded.spans, decoded.confidence)
-            flags = flag_alignment(words, args.min_confidence)
+        for i, result in aligner.align_many([r for r, _ in jobs], progress=bar.update):
+            request, out = jobs[i]
+            gaps = [f"{g.kind}: {g.start:.2f}-{g.end:.2f} s" for g in result.gaps]
             meta = {
-                "id": job["id"],
-                "audio": str(job["audio"]),
-                "text": job["text"],
-                "language": job["language"],
-                "duration": round(duration, 4),
-                "model": str(args.adapter or args.model),
-                "decoding": decoding,
-                "flags": flags + [f"{g.kind}: {g.start:.2f}-{g.end:.2f} s" for g in result.gaps],
-                "gaps": [gap_record(g) for g in result.gaps],
+                "id": request.name,
+                "audio": str(request.audio),
+                "text": request.text,
+                "language": request.language,
+                "duration": round(result.duration, 4),
+                "model": result.model,
+                "decoding": result.decoding,
+                "flags": result.flags + gaps,
+                "gaps": result.provenance()["gaps"],
             }
-            write_alignment(job["out"], args.format, words, meta, duration, args.force, subtitle)
+            write_alignment(
+                out, args.format, result.words, meta, result.duration, args.force, subtitle
+            )
             if meta["flags"]:
                 flagged += 1
                 print(
-                    f"warning: {job['id']}: alignment looks wrong: " + "; ".join(meta["flags"]),
+                    f"warning: {request.name}: alignment looks wrong: " + "; ".join(meta["flags"]),
                     file=sys.stderr,
                 )
-    print(
-        f"{len(jobs)} recording(s) aligned ({flagged} flagged), {args.format} written to {jobs[0]['out'] if len(jobs) == 1 else args.out}"
-    )
+    where = jobs[0][1] if len(jobs) == 1 else args.out
+    print(f"{len(jobs)} recording(s) aligned ({flagged} flagged), {args.format} written to {where}")
     return 0

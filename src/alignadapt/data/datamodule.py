@@ -5,7 +5,7 @@ a small index (about 20 bytes an utterance), never the manifest. Audio is decode
 and collated a whole batch at a time in the DataLoader's worker processes. Every training
 and validation line gets the checks of `alignadapt validate` in `setup`, before the first
 step (the result is cached for an unchanged manifest: see index_cache.py); bad lines stop
-the run with file and line named (or are skipped and logged when `data.skip_bad_lines`). Long labelled recordings are cut at word boundaries into pieces no
+the run with file and line named (or are skipped and logged when `data.skip_bad_lines`). Long labelled recordings are cut at word boundaries into segments no
 longer than `data.max_duration`.
 """
 
@@ -39,7 +39,7 @@ KEEP = 1000  # issues of each kind kept for messages; the rest are counted
 
 @dataclass
 class Example:
-    key: str  # "manifest:line" ("manifest:line@12.34s" for a piece): traceable to its input
+    key: str  # "manifest:line" ("manifest:line@12.34s" for a segment): traceable to its input
     audio: np.ndarray
     units: list[str]
     spans: list[tuple[float, float]]
@@ -52,8 +52,8 @@ class ManifestDataset(Dataset):
     Before `check`, the index is the byte offset of every line (8 bytes a line). `check`
     reads every line once, runs the checks of `alignadapt validate` (headers only, no
     decoding), and replaces it with an index of training items: per item the line's offset,
-    its number, its audio duration and, for a recording cut into pieces, which piece (20
-    bytes an item, plus 24 per piece). Items are whole lines or pieces of long labelled ones.
+    its number, its audio duration and, for a recording cut into segments, which segment (20
+    bytes an item, plus 24 per segment). Items are whole lines or segments of long labelled ones.
 
     An item is an int; the data module's batch plan asks for whole batches,
     `(epoch, [items])`, so a worker decodes a batch and augmentation can draw per epoch.
@@ -74,10 +74,10 @@ class ManifestDataset(Dataset):
         self.index_cache = index_cache
         self.lines: np.ndarray | None = None
         self.durations: np.ndarray | None = None  # seconds per item, known after check()
-        self.pieces: np.ndarray | None = None  # per item: -1 the whole line, else its piece
-        # per piece: first unit, unit count (int32) and start, end in seconds (float64)
-        self.piece_units = np.zeros((0, 2), dtype=np.int32)
-        self.piece_times = np.zeros((0, 2), dtype=np.float64)
+        self.segments: np.ndarray | None = None  # per item: -1 the whole line, else its segment
+        # per segment: first unit, unit count (int32) and start, end in seconds (float64)
+        self.segment_units = np.zeros((0, 2), dtype=np.int32)
+        self.segment_times = np.zeros((0, 2), dtype=np.float64)
         self.processor = processor
         self.augment = augment if augment is not None and augment.active else None
         self.seed = seed
@@ -109,12 +109,12 @@ class ManifestDataset(Dataset):
         units = split_units(self.processor, utt.text, utt.language)
         spans = utt.spans or []
         key = f"{self.manifest.name}:{line}"
-        piece = -1 if self.pieces is None else int(self.pieces[index])
-        if piece < 0:
+        segment = -1 if self.segments is None else int(self.segments[index])
+        if segment < 0:
             audio = load_audio(utt.audio_path, channel=utt.channel)
         else:
-            first, count = (int(x) for x in self.piece_units[piece])
-            start, end = (float(x) for x in self.piece_times[piece])
+            first, count = (int(x) for x in self.segment_units[segment])
+            start, end = (float(x) for x in self.segment_times[segment])
             audio = load_audio(utt.audio_path, channel=utt.channel, start=start, end=end)
             units = units[first : first + count]
             length = len(audio) / SAMPLE_RATE
@@ -149,7 +149,7 @@ class ManifestDataset(Dataset):
         Problems raise one ManifestError listing them all (file:line: reason), unless
         `skip_bad`: then bad lines are left out of the index. Returns every issue found
         (warnings and, when skipping, the skipped lines' problems). Labelled lines longer
-        than `max_duration` are cut at word boundaries into pieces; unlabelled ones cannot
+        than `max_duration` are cut at word boundaries into segments; unlabelled ones cannot
         be and are problems.
         """
         key = None
@@ -171,8 +171,8 @@ class ManifestDataset(Dataset):
                 self._log_issues(issues, meta["bad"], meta["n_warnings"])
                 log.info("%s: checked index from the cache (%d items)", self.manifest, len(self))
                 return issues
-        offsets, lines, durations, pieces = array("q"), array("i"), array("f"), array("i")
-        piece_units, piece_times = array("i"), array("d")
+        offsets, lines, durations, segments = array("q"), array("i"), array("f"), array("i")
+        segment_units, segment_times = array("i"), array("d")
         issues: list[Issue] = []  # the first KEEP problems and warnings: memory stays flat
         bad = n_problems = n_warnings = 0
 
@@ -207,11 +207,11 @@ class ManifestDataset(Dataset):
                 lines.append(report.line)
                 durations.append(end - start)
                 if cuts is None:
-                    pieces.append(-1)
+                    segments.append(-1)
                 else:
-                    pieces.append(len(piece_units) // 2)
-                    piece_units.extend((first, count))
-                    piece_times.extend((start, end))
+                    segments.append(len(segment_units) // 2)
+                    segment_units.extend((first, count))
+                    segment_times.extend((start, end))
         problems = [i for i in issues if not i.warning]
         if problems and not skip_bad:
             raise ManifestProblems(self.manifest, problems, n_problems)
@@ -220,9 +220,9 @@ class ManifestDataset(Dataset):
         self.offsets = np.frombuffer(offsets, dtype=np.int64)
         self.lines = np.frombuffer(lines, dtype=np.int32)
         self.durations = np.frombuffer(durations, dtype=np.float32)
-        self.pieces = np.frombuffer(pieces, dtype=np.int32)
-        self.piece_units = np.frombuffer(piece_units, dtype=np.int32).reshape(-1, 2)
-        self.piece_times = np.frombuffer(piece_times, dtype=np.float64).reshape(-1, 2)
+        self.segments = np.frombuffer(segments, dtype=np.int32)
+        self.segment_units = np.frombuffer(segment_units, dtype=np.int32).reshape(-1, 2)
+        self.segment_times = np.frombuffer(segment_times, dtype=np.float64).reshape(-1, 2)
         if not len(self.offsets):
             raise ManifestError(self.manifest, 0, "no usable line", "run alignadapt validate on it")
         if key is not None:

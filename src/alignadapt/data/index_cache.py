@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 log = logging.getLogger(__name__)
-VERSION = 1  # bump when the index layout or the checks change
-ARRAYS = ("offsets", "lines", "durations", "pieces", "piece_units", "piece_times")
+VERSION = 2  # bump when the index layout or the checks change
+ARRAYS = ("offsets", "lines", "durations", "segments", "segment_units", "segment_times")
 
 
 def cache_root() -> Path:

@@ -22,11 +22,11 @@ from torch.utils.data.distributed import DistributedSampler
 def plan_segments(
     spans: Sequence[Sequence[float]], duration: float, max_duration: float
 ) -> list[tuple[int, int, float, float]]:
-    """Cut a labelled recording at word boundaries into pieces of at most `max_duration` s.
+    """Cut a labelled recording at word boundaries into segments of at most `max_duration` s.
 
-    Returns (first unit, unit count, start s, end s) per piece. Cuts fall in the middle of
-    the pause between two units (never inside one); a stretch of silence longer than a piece
-    may be left out, a unit never is. ValueError when one unit alone is longer than a piece.
+    Returns (first unit, unit count, start s, end s) per segment. Cuts fall in the middle of
+    the pause between two units (never inside one); a stretch of silence longer than a segment
+    may be left out, a unit never is. ValueError when one unit alone is longer than a segment.
     """
     segments: list[tuple[int, int, float, float]] = []
     n, a, seg_start = len(spans), 0, 0.0

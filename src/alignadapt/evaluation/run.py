@@ -1,6 +1,6 @@
 """Base model versus adapted models on a held-out manifest: the work behind evaluate.py.
 
-Each model runs over the manifest in batches (one shared runner, `alignadapt.inference`),
+Each model runs over the manifest's requests in one call (`Aligner.align_many`),
 each decoding asked for becomes a column, every prediction set from another tool
 (`predictions`, evaluation/external.py) becomes a column too, and `write_report` writes
 metrics.json, the table, words.csv and the plots into one folder, and logs them to W&B when
@@ -20,10 +20,11 @@ from tqdm import tqdm
 
 from ..data.audio import load_audio
 from ..data.manifest import Utterance, iter_manifest
-from ..inference.aligner import Aligner, AlignerSettings
-from ..inference.batching import in_input_order, recording_seconds, sorted_map
+from ..inference.aligner import Aligner, AlignerSettings, AlignRequest
+from ..inference.batching import in_input_order, sorted_map
+from ..inference.service import Prepared
 from ..model.decoding import Decoded
-from ..model.prompt import SAMPLE_RATE, split_units, unit_breaks
+from ..model.prompt import split_units
 from ..model.reference import load_processor, read_reference
 from ..tasks import TaskResult
 from .external import MapError, map_to_units, read_predictions, words_for
@@ -48,10 +49,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Item:
+    """A scored line: its key (manifest:line), the utterance, and the request to align it."""
+
     key: str
     utt: Utterance
-    units: list[str]
-    breaks: np.ndarray  # the units a clause ends on (model.prompt.unit_breaks), once per line
+    request: AlignRequest
+
+    @property
+    def units(self) -> list[str]:
+        return self.request.units or []
 
 
 def read_items(manifest: str | Path, processor) -> tuple[list[Item], list[dict]]:
@@ -68,7 +74,8 @@ def read_items(manifest: str | Path, processor) -> tuple[list[Item], list[dict]]
                 f"reference pairs (units: {' '.join(units[:12])}{' ...' if len(units) > 12 else ''})"
             )
         else:
-            items.append(Item(key, utt, units, unit_breaks(utt.text, units)))
+            request = AlignRequest.of(utt, units, name=key, scored=True)
+            items.append(Item(key, utt, request))
             continue
         mismatched.append({"key": key, "problem": problem})
         log.warning("%s: not scored: %s", key, problem)
@@ -122,27 +129,27 @@ def predict_model(
     listening: bool = False,
 ) -> tuple[list[dict], list[dict | None]]:
     """Decoded alignments per item (one dict decoding -> Decoded each) for one model, in the
-    items' order; batches are formed shortest first (inference/batching.py). With
+    items' order; batches are formed shortest first (`Aligner.align_many`'s batches). With
     `listening`, each recording within one call is aligned a second time with its audio
     withheld (evaluation/listening.py); those come second (None for longer recordings)."""
     aligner = Aligner.load(source, base, settings)
-    lengths = [recording_seconds(it.utt.audio_path, it.utt.duration) for it in items]
+    prepared = [aligner.prepare(it.request) for it in items]
 
-    def run_batch(chunk: list[Item]) -> list[tuple[dict, dict | None]]:
-        audios = [load_audio(it.utt.audio_path, channel=it.utt.channel) for it in chunk]
-        units, breaks = [it.units for it in chunk], [it.breaks for it in chunk]
-        decoded = [a.decoded for a in aligner.align(audios, units, breaks=breaks)]
+    def run_batch(chunk: list[Prepared]) -> list[tuple[dict, dict | None]]:
+        chunk = [aligner.read_short(p) for p in chunk]  # the donors are this batch's audio
+        decoded = [r.alignment.decoded for r in aligner.align_batch(chunk)]
         withheld: list[dict | None] = [None] * len(chunk)
-        short = [i for i, a in enumerate(audios) if len(a) / SAMPLE_RATE <= aligner.window_s]
+        short = [i for i, p in enumerate(chunk) if p.samples is not None]
         if listening and short:
-            donors = donor_audios([audios[i] for i in short])
-            swapped = aligner.align(donors, [units[i] for i in short])
+            donors = donor_audios([chunk[i].samples for i in short])
+            swapped = aligner.align(donors, [chunk[i].units for i in short])
             for i, alignment in zip(short, swapped, strict=True):
                 withheld[i] = alignment.decoded
         return list(zip(decoded, withheld, strict=True))
 
+    lengths = [p.seconds for p in prepared]
     with tqdm(total=len(items), desc=f"aligning with {name}", unit="utt") as bar:
-        pairs = sorted_map(items, lengths, settings.batch_size, run_batch, progress=bar.update)
+        pairs = sorted_map(prepared, lengths, settings.batch_size, run_batch, progress=bar.update)
         both = in_input_order(pairs, len(items))
     return [d for d, _ in both], [w for _, w in both]
 
@@ -209,7 +216,7 @@ def run_evaluation(
         UttResult(
             it.key,
             it.units,
-            np.asarray(it.utt.spans, dtype=np.float64),
+            it.request.reference,
             it.utt.language or "unknown",
             str(it.utt.audio_path),
             channel=it.utt.channel,

@@ -1,124 +1,59 @@
-"""Alignment with a trained or base model: loading, batching, long recordings.
+"""The model runner behind every alignment: loading, batching, short and long recordings.
 
-One runner serves evaluation, pseudo-labelling and `alignadapt align`: prompts come from
+`Aligner.align_many` is the one call every caller uses (evaluate, pseudo-labelling,
+`alignadapt align`, long validation, the benches): requests in (`service.AlignRequest`),
+results out (`service.AlignResult`) as each length-sorted batch finishes. Prompts come from
 `alignadapt.model.prompt` (the training prompt), times from `alignadapt.model.decoding.decode`
-(the validation decoding). Models come from `alignadapt.model.reference` (any form a user
-names a model in); the settings are `AlignerSettings` (conf/aligner/).
+(the validation decoding); models from `alignadapt.model.reference` (any form a user names a
+model in); the settings are `AlignerSettings` (settings.py, conf/aligner/).
 
 A call reads at most `window` seconds (default 180 s, the official pipeline's
 MAX_FORCE_ALIGN_INPUT_SECONDS, and never more than `num_labels` x 80 ms can express; the real
 model's timestamps also collapse after about 270 s). A longer recording is cut at pauses into
-pieces and each piece is aligned with exactly its own words (long.py, pieces.py).
+pieces and each piece is aligned with exactly its own words (long.py, planning.py); a file is
+then read in blocks and piece by piece, never decoded whole.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..model.decoding import DECODINGS, Decoded, decode
+from ..model.decoding import Decoded, decode
 from ..model.prompt import SAMPLE_RATE, build_inputs, model_dtype, slot_logits, unwrap
+from .batching import sorted_map
 from .long import Alignment, ArrayAudio, FileAudio, Gap, align_long, find_gaps
-from .pieces import Piece
+from .planning import Piece
+from .service import AlignRequest, AlignResult, Prepared, prepare, read_short
+from .settings import AlignerSettings
 
-__all__ = ["Aligner", "AlignerSettings", "Alignment", "Gap", "Piece"]
-
-DTYPES = ("float32", "bfloat16", "float16")
-
-
-def _setting(default, help: str, factory=None):
-    if factory is not None:
-        return field(default_factory=factory, metadata={"help": help})
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass
-class AlignerSettings:
-    """How a model is run to get timestamps. One group, `conf/aligner/default.yaml`, serves
-    evaluate.py and pseudo_label.py (`aligner.KEY=...`), and `alignadapt align` has exactly
-    these as flags (`--KEY`, underscores as dashes); the help text lives here once."""
-
-    decodings: list[str] = _setting(
-        None, "argmax and/or subclass; the first one is written out", lambda: ["argmax"]
-    )
-    batch_size: int = _setting(8, "utterances per forward pass")
-    dtype: str = _setting("float32", "float32, bfloat16 or float16 (halves memory on a GPU)")
-    device: str = _setting("cpu", "cpu, cuda, cuda:1, ...")
-    window: float = _setting(
-        180.0, "seconds of audio per call at most; longer recordings are cut at pauses"
-    )
-    overlap: float = _setting(1.0, "seconds a piece's call reaches into its neighbours")
-    flag_gap: float = _setting(10.0, "seconds with no word that are flagged as a gap")
-
-    def __post_init__(self) -> None:
-        if isinstance(self.decodings, str):
-            self.decodings = [self.decodings]
-        self.decodings = list(self.decodings)
-        bad = [d for d in self.decodings if d not in DECODINGS]
-        if bad or not self.decodings:
-            raise ValueError(f"aligner.decodings must be among {DECODINGS}, not {self.decodings}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"aligner.dtype must be one of {DTYPES}, not {self.dtype!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"aligner.batch_size must be at least 1, not {self.batch_size}")
-        if self.window <= 0 or self.overlap < 0 or self.flag_gap <= 0:
-            raise ValueError(
-                "aligner.window and aligner.flag_gap must be positive and aligner.overlap "
-                f"not negative, not {self.window}, {self.flag_gap}, {self.overlap}"
-            )
-
-    @classmethod
-    def from_config(cls, cfg) -> AlignerSettings:
-        """From the `aligner` group of a Hydra config (or any mapping with these keys)."""
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(cfg, DictConfig):
-            cfg = OmegaConf.to_container(cfg, resolve=True)
-        unknown = set(cfg) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(
-                f"unknown aligner setting(s): {', '.join(sorted(unknown))} "
-                f"(known: {', '.join(f.name for f in fields(cls))})"
-            )
-        return cls(**cfg)
-
-    @classmethod
-    def add_arguments(cls, parser) -> None:
-        """One flag per setting, with the same name, default and help."""
-        group = parser.add_argument_group("aligner settings (conf/aligner/default.yaml)")
-        for f in fields(cls):
-            flag = "--" + f.name.replace("_", "-")
-            default = f.default_factory() if f.default_factory is not MISSING else f.default
-            help_text = f"{f.metadata['help']} (default: {default})"
-            if f.name == "decodings":
-                group.add_argument(
-                    flag, nargs="+", choices=DECODINGS, default=default, help=help_text
-                )
-            else:
-                group.add_argument(flag, type=type(default), default=default, help=help_text)
-
-    @classmethod
-    def from_args(cls, args) -> AlignerSettings:
-        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+__all__ = ["Aligner", "AlignerSettings", "AlignRequest", "AlignResult", "Alignment", "Gap", "Piece"]
 
 
 class Aligner:
-    """A loaded model + processor that aligns batches of (audio, units) with chosen decodings.
+    """A loaded model + processor that aligns requests with the settings' decodings.
 
     A recording that fits one window is aligned in one call, batched with the others; a
-    longer one is cut into pieces, each aligned with its own words (long.py, pieces.py).
+    longer one is cut into pieces, each aligned with its own words (long.py, planning.py).
+    `label` names the model in every result's provenance.
     """
 
-    def __init__(self, model: torch.nn.Module, processor, settings: AlignerSettings | None = None):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        processor,
+        settings: AlignerSettings | None = None,
+        label: str = "",
+    ):
         self.settings = settings = settings or AlignerSettings()
-        self.device = settings.device
-        self.model = model.to(self.device).eval()
+        self.model = model.to(settings.device).eval()
         self.core = unwrap(model)
         self.processor = processor
         self.decodings = settings.decodings
+        self.label = label
         config = self.core.config
         self.timestamp_token_id = config.timestamp_token_id
         self.class_ms = float(processor.timestamp_segment_time)
@@ -127,13 +62,120 @@ class Aligner:
         self.window_s = min(settings.window, self.max_window_s)
 
     @classmethod
-    def load(cls, source, base: str | None = None, settings: AlignerSettings | None = None):
-        """An aligner for any model reference (hub id, directory, adapter, checkpoint)."""
+    def load(
+        cls,
+        source,
+        base: str | None = None,
+        settings: AlignerSettings | None = None,
+        label: str | None = None,
+    ):
+        """An aligner for any model reference (hub id, directory, adapter, checkpoint);
+        its results name it `label`, by default the reference as given."""
         from ..model.reference import load_for_inference
 
         settings = settings or AlignerSettings()
         model, processor = load_for_inference(source, base, settings.dtype)
-        return cls(model, processor, settings)
+        return cls(model, processor, settings, str(source) if label is None else label)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model is now (Lightning may have moved it since loading)."""
+        return next(self.model.parameters()).device
+
+    def prepare(self, request: AlignRequest, load: bool = False) -> Prepared:
+        """Units, breaks and length of a request; with `load`, a short file is decoded now."""
+        return prepare(request, self.processor, self.window_s if load else None)
+
+    def read_short(self, prepared: Prepared) -> Prepared:
+        """The same request with its samples read when it fits one call (a caller that
+        needs the audio of a batch, evaluate's listening check, reads it once here)."""
+        return read_short(prepared, self.window_s)
+
+    def align_many(
+        self,
+        requests: Sequence[AlignRequest | Prepared],
+        sort: bool = True,
+        progress: Callable[[int], object] | None = None,
+    ) -> Iterator[tuple[int, AlignResult]]:
+        """(input position, result) for every request, batch by batch as each finishes.
+
+        Batches hold `batch_size` requests, shortest first (inference/batching.py: less
+        padding, the same groups on every run) unless `sort` is off. Every request is
+        prepared before any is aligned, so a transcript with nothing to align stops the run
+        before work is spent. `progress(n)` is told the number of requests done per batch."""
+        prepared = [r if isinstance(r, Prepared) else self.prepare(r) for r in requests]
+        lengths = [p.seconds for p in prepared]
+        batch_size = self.settings.batch_size
+        return sorted_map(prepared, lengths, batch_size, self.align_batch, sort, progress)
+
+    def align_batch(self, batch: Sequence[Prepared]) -> list[AlignResult]:
+        """One batch: recordings within one window in one forward pass (a file decoded
+        whole), longer ones piece by piece (a file read in blocks, never whole)."""
+        sources = [
+            ArrayAudio(p.samples)
+            if p.samples is not None
+            else FileAudio(p.request.audio, p.request.channel)
+            for p in batch
+        ]
+        short = [i for i, s in enumerate(sources) if s.duration <= self.window_s]
+        for i in short:
+            if isinstance(sources[i], FileAudio):
+                sources[i] = ArrayAudio(read_short(batch[i], self.window_s).samples)
+        alignments: list[Alignment | None] = [None] * len(batch)
+        if short:
+            rows = self.slot_logits(
+                [sources[i].audio for i in short], [batch[i].units for i in short]
+            )
+            for i, row in zip(short, rows, strict=True):
+                alignments[i] = self._whole(row, sources[i].duration)
+        for i, p in enumerate(batch):
+            if alignments[i] is None:
+                alignments[i] = self.align_long(sources[i], p.units, p.name, p.breaks)
+        return [
+            AlignResult(
+                p.request,
+                p.units,
+                source.duration,
+                alignment,
+                self.label,
+                self.decodings[0],
+                self.settings.min_confidence,
+            )
+            for p, source, alignment in zip(batch, sources, alignments, strict=True)
+        ]
+
+    def align(
+        self,
+        audios: list[np.ndarray],
+        unit_lists: list[list[str]],
+        names: list[str] | None = None,
+        breaks: list[np.ndarray | None] | None = None,
+    ) -> list[Alignment]:
+        """Decoded samples aligned as one batch (no sorting): the primitive the batching
+        tests compare orders with."""
+        batch = [
+            Prepared(
+                AlignRequest(audio, units=units, name=names[i] if names else f"recording {i + 1}"),
+                units,
+                breaks[i] if breaks else None,
+                len(audio) / SAMPLE_RATE,
+                audio,
+            )
+            for i, (audio, units) in enumerate(zip(audios, unit_lists, strict=True))
+        ]
+        return [r.alignment for r in self.align_batch(batch)]
+
+    def align_file(
+        self,
+        path: str | Path,
+        units: list[str],
+        channel: int | None = None,
+        breaks: np.ndarray | None = None,
+    ) -> Alignment:
+        """Align one file; a long one is read in blocks and pieces, never decoded whole."""
+        request = AlignRequest(path, units=units, channel=channel)
+        prepared = Prepared(request, units, breaks, 0.0)
+        return self.align_batch([prepared])[0].alignment
 
     @torch.inference_mode()
     def slot_logits(
@@ -160,43 +202,6 @@ class Aligner:
         """One forward pass over a batch of pieces; times relative to each piece's start."""
         rows = self.slot_logits([audio for _, audio, _ in batch], [u for _, _, u in batch])
         return [self.decode_all(row) for row in rows]
-
-    def align(
-        self,
-        audios: list[np.ndarray],
-        unit_lists: list[list[str]],
-        names: list[str] | None = None,
-        breaks: list[np.ndarray | None] | None = None,
-    ) -> list[Alignment]:
-        """Align a batch: recordings within one window in one forward pass, longer ones piece
-        by piece (a progress bar each, named by `names`; `breaks`: each transcript's
-        `unit_breaks`, which lets a long one's unspoken sentences be found)."""
-        results: list[Alignment | None] = [None] * len(audios)
-        short = [i for i, a in enumerate(audios) if len(a) / SAMPLE_RATE <= self.window_s]
-        if short:
-            rows = self.slot_logits([audios[i] for i in short], [unit_lists[i] for i in short])
-            for i, row in zip(short, rows, strict=True):
-                results[i] = self._whole(row, len(audios[i]) / SAMPLE_RATE)
-        for i, audio in enumerate(audios):
-            if results[i] is None:
-                name = names[i] if names else f"recording {i + 1}"
-                brk = breaks[i] if breaks else None
-                results[i] = self.align_long(ArrayAudio(audio), unit_lists[i], name, brk)
-        return results  # type: ignore[return-value]
-
-    def align_file(
-        self,
-        path: str | Path,
-        units: list[str],
-        channel: int | None = None,
-        breaks: np.ndarray | None = None,
-    ) -> Alignment:
-        """Align one file; a long one is read in blocks and pieces, never decoded whole."""
-        source = FileAudio(path, channel)
-        if source.duration <= self.window_s:
-            (row,) = self.slot_logits([source.read(0.0, source.duration)], [units])
-            return self._whole(row, source.duration)
-        return self.align_long(source, units, Path(path).name, breaks)
 
     def align_long(
         self,

@@ -1,4 +1,5 @@
-"""Length-sorted batching for inference: evaluate, pseudo-label and align all batch through here.
+"""Length-sorted batching for inference: `Aligner.align_many` (every caller) and pseudo-label's
+fixed groups batch through here.
 
 A batch is padded to its longest recording, so batching recordings in the order they come
 pays for the difference between each batch's longest and every other one (on a manifest of
@@ -71,7 +72,7 @@ def sorted_map(
 
 
 def in_input_order(pairs: Iterator[tuple[int, R]], n: int) -> list[R]:
-    """The results of `sorted_map` back in input order."""
+    """The results of `sorted_map` (and so of `Aligner.align_many`) back in input order."""
     out: list = [None] * n
     for i, result in pairs:
         out[i] = result

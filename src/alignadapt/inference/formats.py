@@ -1,5 +1,5 @@
 """Alignment output: the transcript's own words back from the aligner's units, five formats,
-and the signs of an alignment that looks wrong.
+written atomically (the signs of an alignment that looks wrong are `service.flag_alignment`).
 
 The aligner's units drop punctuation and cut CJK text into characters; users want their
 transcript back. `display_words` walks the transcript and gives each unit the stretch of
@@ -39,8 +39,6 @@ FORMATS = {
     "vtt": ".vtt",
     "ctm": ".ctm",
 }
-ZERO_LENGTH_S = 1e-6
-CRUSHED_S = 0.02  # a word shorter than 20 ms is not a word someone said
 
 
 @dataclass
@@ -92,38 +90,15 @@ def display_words(text: str, units: list[str]) -> list[str]:
 
 
 def make_words(
-    text: str, units: list[str], spans: np.ndarray, confidence: np.ndarray | None
+    text: str, units: list[str], spans: np.ndarray, confidence: np.ndarray
 ) -> list[Word]:
+    """Each unit's stretch of the transcript with its span and confidence (one per word),
+    rounded as written: milliseconds, four decimals."""
     shown = display_words(text, units)
-    conf = (
-        np.asarray(confidence).reshape(-1, 2).min(axis=1)
-        if confidence is not None
-        else np.ones(len(units))
-    )
     return [
         Word(w, u, round(float(s), 3), round(float(e), 3), round(float(c), 4))
-        for w, u, (s, e), c in zip(shown, units, spans, conf, strict=True)
+        for w, u, (s, e), c in zip(shown, units, spans, confidence, strict=True)
     ]
-
-
-def flag_alignment(
-    words: list[Word], min_confidence: float = 0.1, max_bad_share: float = 0.2
-) -> list[str]:
-    """Reasons to distrust an alignment (often a transcript that does not match the audio)."""
-    if not words:
-        return []
-    flags = []
-    lengths = np.array([w.end - w.start for w in words])
-    zero = int(np.sum(lengths < ZERO_LENGTH_S))
-    crushed = int(np.sum((lengths >= ZERO_LENGTH_S) & (lengths < CRUSHED_S)))
-    if zero / len(words) > max_bad_share:
-        flags.append(f"{zero} of {len(words)} words have zero length")
-    if crushed / len(words) > max_bad_share:
-        flags.append(f"{crushed} of {len(words)} words are crushed under {CRUSHED_S * 1000:.0f} ms")
-    mean_conf = float(np.mean([w.confidence for w in words]))
-    if mean_conf < min_confidence:
-        flags.append(f"low confidence: {mean_conf:.3f} on average (below {min_confidence})")
-    return flags
 
 
 def check_writable(path: Path, force: bool) -> None:

@@ -1,8 +1,9 @@
-"""Aligning a recording of any length: plan pieces (pieces.py), align them in batches, join
+"""Aligning a recording of any length: find the speech (signal.py), give it its words
+(programme.py), plan pieces (planning.py), align them in batches, join
 them, and say where transcript and audio disagree.
 
 Every caller (evaluate, pseudo-labelling, `alignadapt align`) reaches this through
-`Aligner.align` / `Aligner.align_file`; the model call is passed in (`run`), so tests can put
+`Aligner.align_many`; the model call is passed in (`run`), so tests can put
 a stand-in aligner in its place. Audio comes from an `ArrayAudio` (already decoded) or a
 `FileAudio` (read in blocks for the energy pass and piece by piece for the calls, so an hour
 never sits in memory decoded).
@@ -20,16 +21,9 @@ from tqdm import tqdm
 from ..data.audio import audio_info, load_audio, read_blocks
 from ..model.decoding import Decoded
 from ..model.prompt import SAMPLE_RATE
-from .pieces import (
-    Assignment,
-    Piece,
-    assign,
-    frame_features,
-    plan_pieces,
-    runs_of,
-    segment_call,
-    to_recording,
-)
+from .planning import Assignment, Piece, assign, plan_pieces, segment_call, to_recording
+from .programme import runs_of
+from .signal import frame_features
 
 WORDS_NOT_IN_AUDIO = "words not in the audio"
 AUDIO_WITHOUT_WORDS = "audio without words"

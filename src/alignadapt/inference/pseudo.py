@@ -25,30 +25,13 @@ import numpy as np
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, Dataset
 
-from ..data.audio import SAMPLE_RATE, load_audio
 from ..data.manifest import ManifestError, index_manifest, read_at, to_record, write_jsonl
-from ..model.prompt import split_units, unit_breaks
 from ..tasks import TaskResult
-from .aligner import Aligner, AlignerSettings, Gap
+from .aligner import Aligner, AlignerSettings
 from .batching import length_sorted_batches, recording_seconds
+from .service import AlignRequest, prepare
 
 log = logging.getLogger(__name__)
-
-
-def word_confidence(slot_confidence: np.ndarray) -> np.ndarray:
-    """A word is as sure as its less sure boundary."""
-    return np.asarray(slot_confidence).reshape(-1, 2).min(axis=1)
-
-
-def gap_record(gap: Gap) -> dict:
-    """A gap as JSON: kind, time range (s) and the units concerned."""
-    return {
-        "kind": gap.kind,
-        "start": round(gap.start, 3),
-        "end": round(gap.end, 3),
-        "first_unit": gap.first,
-        "units": gap.count,
-    }
 
 
 def line_numbers(manifest: Path) -> list[tuple[int, int]]:
@@ -89,10 +72,13 @@ def cut_partial_line(path: Path) -> None:
 
 
 class LineGroups(Dataset):
-    """One item = one fixed group of input lines, read and decoded (in a worker)."""
+    """One item = one fixed group of input lines, prepared for the aligner in a worker: read,
+    split into units, and decoded when one call holds them (a longer recording stays on disk
+    and is read piece by piece when aligned). A line that fails carries its error instead."""
 
-    def __init__(self, manifest: Path, groups: list[list[tuple[int, int]]], processor):
-        self.manifest, self.groups, self.processor = manifest, groups, processor
+    def __init__(self, manifest: Path, groups: list[list[tuple[int, int]]], aligner: Aligner):
+        self.manifest, self.groups = manifest, groups
+        self.processor, self.window = aligner.processor, aligner.window_s
 
     def __len__(self) -> int:
         return len(self.groups)
@@ -102,14 +88,8 @@ class LineGroups(Dataset):
         for line, offset in self.groups[index]:
             try:
                 utt = read_at(self.manifest, offset, line)
-                units = split_units(self.processor, utt.text, utt.language)
-                if not units:
-                    raise ValueError(f"text {utt.text!r} has no alignable unit")
-                audio = load_audio(utt.audio_path, channel=utt.channel)
-                breaks = unit_breaks(utt.text, units)
-                items.append(
-                    {"line": line, "utt": utt, "units": units, "breaks": breaks, "audio": audio}
-                )
+                prepared = prepare(AlignRequest.of(utt), self.processor, self.window)
+                items.append({"line": line, "utt": utt, "prepared": prepared})
             except (ManifestError, ValueError, OSError) as err:
                 items.append({"line": line, "error": str(err)})
         return items
@@ -122,45 +102,24 @@ def keep_as_is(batch: Any) -> Any:
 class PseudoLabeller(L.LightningModule):
     """Predict step: align a group, build each line's record in the richer manifest form."""
 
-    def __init__(self, aligner: Aligner, out_dir: Path, source: str, min_confidence: float):
+    def __init__(self, aligner: Aligner, out_dir: Path):
         super().__init__()
         self.aligner = aligner
         self.model = aligner.model  # registered, so Lightning moves it to the device
-        self.out_dir, self.source, self.min_confidence = out_dir, source, min_confidence
+        self.out_dir = out_dir
 
     def predict_step(self, batch: list[dict], batch_idx: int = 0) -> list[dict]:
-        self.aligner.device = str(self.device)
         good = [b for b in batch if "error" not in b]
-        results = (
-            self.aligner.align(
-                [b["audio"] for b in good],
-                [b["units"] for b in good],
-                breaks=[b["breaks"] for b in good],
-            )
-            if good
-            else []
-        )
-        decoding = self.aligner.decodings[0]
         out = [{"line": b["line"], "error": b["error"]} for b in batch if "error" in b]
-        for item, result in zip(good, results, strict=True):
-            decoded = result.decoded[decoding]
-            utt = item["utt"]
-            utt.spans = [(float(s), float(e)) for s, e in decoded.spans]
-            utt.duration = len(item["audio"]) / SAMPLE_RATE
-            record = to_record(utt, item["units"], relative_to=self.out_dir)
-            conf = word_confidence(decoded.confidence)
-            for word, c in zip(record["words"], conf, strict=True):
+        for i, result in self.aligner.align_many([b["prepared"] for b in good]):
+            utt = good[i]["utt"]
+            utt.spans = [(float(s), float(e)) for s, e in result.decoded.spans]
+            utt.duration = result.duration
+            record = to_record(utt, result.units, relative_to=self.out_dir)
+            for word, c in zip(record["words"], result.word_confidence, strict=True):
                 word["confidence"] = round(float(c), 4)
-            line_conf = round(float(conf.mean()), 4)
-            record["alignment"] = {
-                "model": self.source,
-                "decoding": decoding,
-                "confidence": line_conf,
-                "low_confidence": line_conf < self.min_confidence,
-                "pieces": len(result.pieces),
-                "gaps": [gap_record(g) for g in result.gaps],
-            }
-            out.append({"line": item["line"], "record": record})
+            record["alignment"] = result.provenance()
+            out.append({"line": good[i]["line"], "record": record})
         return sorted(out, key=lambda x: x["line"])
 
 
@@ -222,9 +181,9 @@ def parts_dir_for(out: Path) -> Path:
     return out.with_name(out.name + ".parts")
 
 
-def loader(manifest: Path, todo: list, processor, num_workers: int) -> DataLoader:
+def loader(manifest: Path, todo: list, aligner: Aligner, num_workers: int) -> DataLoader:
     return DataLoader(
-        LineGroups(manifest, todo, processor),
+        LineGroups(manifest, todo, aligner),
         batch_size=None,
         shuffle=False,
         num_workers=num_workers,
@@ -287,14 +246,14 @@ def pseudo_label(cfg) -> TaskResult:
     parts = parts_dir_for(out)
     work = plan(manifest, parts, settings.batch_size)
     print(f"{manifest}: {len(work.lines)} lines, {work.done} already labelled in {parts}")
-    aligner = Aligner.load(cfg.labeller, cfg.base, settings)
     from ..model.reference import model_identity
 
     labeller = model_identity(cfg.labeller, cfg.base)  # recorded in every line it labels
-    module = PseudoLabeller(aligner, out.parent, labeller, cfg.min_confidence)
+    aligner = Aligner.load(cfg.labeller, cfg.base, settings, label=labeller)
+    module = PseudoLabeller(aligner, out.parent)
     trainer = instantiate(cfg.trainer, callbacks=[ShardWriter(parts)])
     if work.todo:
-        data = loader(manifest, work.todo, aligner.processor, cfg.num_workers)
+        data = loader(manifest, work.todo, aligner, cfg.num_workers)
         trainer.predict(module, dataloaders=data, return_predictions=False)
     if trainer.world_size > 1:
         trainer.strategy.barrier()

@@ -8,6 +8,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 CARD = "README.md"
+# The listening check's pass mark (evaluation/listening.py): a model whose error grows by less
+# than half when its audio is replaced does not use the audio for much: the first demo base
+# had 1.00, a 5-minute run on speech with wide silences 2.2, the goal for the demo base is 3.
+# It lives here, the lowest layer that reads it, so the model layer imports nothing above it.
+MIN_RATIO = 1.5
 
 
 def _number(value: float) -> str:
@@ -68,8 +73,6 @@ def listening_lines(metrics: Mapping[str, float]) -> list[str]:
     another's, against its own (evaluation/listening.py); a model that fails it says so first."""
     if "val/listening" not in metrics or "val/aas_withheld_ms" not in metrics:
         return []
-    from ..evaluation.listening import MIN_RATIO
-
     ratio = float(metrics["val/listening"])
     aas, deaf = float(metrics["val/aas_ms"]), float(metrics["val/aas_withheld_ms"])
     lines = [

@@ -1,12 +1,12 @@
 """Validation of long recordings the way they will be aligned: `val/long_aas_ms`.
 
-`val/aas_ms` scores the model on the pieces the datamodule cuts from long labelled recordings
+`val/aas_ms` scores the model on the segments the datamodule cuts from long labelled recordings
 by their references (where the words are is known there). A user's long recording has no
 references: `alignadapt align`, evaluate and pseudo-labelling cut it at pauses and decide
 each piece's words themselves (`inference/long.py`). This callback runs exactly that path,
-`Aligner.align_file`, on the labelled validation recordings longer than one call, with the
+`Aligner.align_many`, on the labelled validation recordings longer than one call, with the
 model being trained, and logs their AAS over starts and ends, so a run shows what long
-recordings will get, not only what its pieces get.
+recordings will get, not only what its segments get.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from lightning.pytorch.callbacks import Callback
 
 from ..data.manifest import read_at
 from ..evaluation.metrics import slot_errors_ms
-from ..model.prompt import split_units, unit_breaks
+from ..inference.service import AlignRequest
+from ..model.prompt import split_units
 
 METRIC = "val/long_aas_ms"
 
 
 class LongValidation(Callback):
     """At the end of every validation (not the sanity check): the first `max_recordings`
-    validation lines the datamodule cut into pieces (labelled, longer than
+    validation lines the datamodule cut into segments (labelled, longer than
     `data.max_duration`, already checked), aligned whole and scored. Data without such lines
     costs nothing. Under DDP each rank aligns its share (every world_size-th recording) and
     the ranks' error sums and counts are gathered, so every rank logs the figure of all."""
@@ -33,27 +34,26 @@ class LongValidation(Callback):
     def __init__(self, max_recordings: int = 8):
         super().__init__()
         self.max_recordings = max_recordings
-        self.items: list[tuple] = []
+        self.requests: list[AlignRequest] = []
         self.window = 0.0
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # after the datamodule's setup: its checked index of the validation manifest says
         # which lines are long, so nothing is read twice at start-up
-        self.items = []
+        self.requests = []
         dataset = getattr(trainer.datamodule, "datasets", {}).get("val")
-        if stage != "fit" or dataset is None or dataset.pieces is None:
+        if stage != "fit" or dataset is None or dataset.segments is None:
             return
         self.window = float(trainer.datamodule.max_duration)
-        cut = np.flatnonzero(dataset.pieces >= 0)
+        cut = np.flatnonzero(dataset.segments >= 0)
         _, first = np.unique(dataset.lines[cut], return_index=True)
         for i in cut[np.sort(first)][: self.max_recordings]:
             utt = read_at(dataset.manifest, int(dataset.offsets[i]), int(dataset.lines[i]))
             units = split_units(pl_module.processor, utt.text, utt.language)
-            reference = np.asarray(utt.spans, dtype=np.float64).ravel()
-            self.items.append((utt, units, unit_breaks(utt.text, units), reference))
+            self.requests.append(AlignRequest.of(utt, units, scored=True))
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not self.items:
+        if trainer.sanity_checking or not self.requests:
             return
         from ..inference.aligner import Aligner, AlignerSettings
 
@@ -61,10 +61,10 @@ class LongValidation(Callback):
             decodings=[pl_module.decoding], window=self.window, device=str(pl_module.device)
         )
         aligner = Aligner(pl_module.net, pl_module.processor, settings)
+        share = self.requests[trainer.global_rank :: trainer.world_size]
         total, count = 0.0, 0
-        for utt, units, breaks, reference in self.items[trainer.global_rank :: trainer.world_size]:
-            result = aligner.align_file(utt.audio_path, units, utt.channel, breaks)
-            errors = slot_errors_ms(result.decoded[pl_module.decoding].times, reference)
+        for _, result in aligner.align_many(share):
+            errors = slot_errors_ms(result.decoded.times, result.request.reference.ravel())
             total, count = total + float(errors.sum()), count + errors.size
         if trainer.world_size > 1:  # every rank calls this: a rank without a share sends zeros
             mine = torch.tensor([total, count], dtype=torch.float64, device=pl_module.device)

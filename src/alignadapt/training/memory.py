@@ -7,10 +7,10 @@ gradient checkpointing) inside `torch.autograd.graph.saved_tensors_hooks`, addin
 distinct storage autograd keeps for the backward pass. Forwards at two depths and two lengths
 separate what each decoder / encoder layer keeps per token / per second of audio from what
 is kept once. Forward hooks measure the audio encoder's convolution stack (its output for
-all chunks at once is the largest transient tensor of a long piece) and, without autograd,
+all chunks at once is the largest transient tensor of a long call) and, without autograd,
 one decoder layer's working set (evaluation).
 
-`plan` turns those figures into the longest piece and the batch that fit a card, with 10%
+`plan` turns those figures into the longest call and the batch that fit a card, with 10%
 of the card left free. The planner assumes SDPA attention (no T x T matrix), as transformers
 uses by default. `alignadapt memory` prints the table (the README's comes from it).
 """
@@ -83,7 +83,7 @@ class Measured:
         layers: int = DECODER_LAYERS,
         audio_layers: int = AUDIO_LAYERS,
     ) -> float:
-        """Bytes kept for backward by one forward of `batch` pieces of `seconds` (full depth
+        """Bytes kept for backward by one forward of `batch` probes of `seconds` (full depth
         unless `layers` / `audio_layers` say otherwise).
 
         With checkpointing, each layer keeps its input and one layer's activations are
@@ -159,8 +159,8 @@ def measuring_model(
     return random_aligner(config, seed=0, dtype=dtype)
 
 
-def piece(processor, seconds: float, dtype: torch.dtype, seed: int = 0):
-    """Model inputs and slot targets for one piece of noise with UNITS_PER_S one-token units."""
+def probe(processor, seconds: float, dtype: torch.dtype, seed: int = 0):
+    """Model inputs and slot targets for one probe: noise with UNITS_PER_S one-token units."""
     rng = np.random.default_rng(seed)
     audio = (0.1 * rng.standard_normal(int(seconds * 16000))).astype(np.float32)
     units = ["the"] * int(round(UNITS_PER_S * seconds))
@@ -185,7 +185,7 @@ def train_ready(model, spec: LoraSpec, checkpointing: bool):
 
 def saved_bytes(net, processor, seconds: float, dtype: torch.dtype, autocast: bool):
     """(bytes kept for backward, tokens) of one training forward (slot logits + loss)."""
-    inputs, targets = piece(processor, seconds, dtype)
+    inputs, targets = probe(processor, seconds, dtype)
     counter = SavedBytes(net)
     tsid = unwrap(net).config.timestamp_token_id
     with (
@@ -212,7 +212,7 @@ def conv_and_inference(seconds: float = 8.0) -> tuple[float, float]:
     hook = model.model.audio_tower.conv2d1.register_forward_hook(
         lambda _m, _i, out: sizes.__setitem__("conv1", out.numel() * out.element_size())
     )
-    _forward(model, piece(processor, seconds, torch.float32)[0])
+    _forward(model, probe(processor, seconds, torch.float32)[0])
     hook.remove()
     conv_per_s = 2 * sizes["conv1"] / seconds  # the first conv's output and its GELU coexist
     model = model.to(torch.bfloat16)
@@ -225,7 +225,7 @@ def conv_and_inference(seconds: float = 8.0) -> tuple[float, float]:
         for m in layer.modules()
         if isinstance(m, (torch.nn.Linear, torch.nn.SiLU))
     ]
-    inputs = piece(processor, seconds, torch.bfloat16)[0]
+    inputs = probe(processor, seconds, torch.bfloat16)[0]
     _forward(model, inputs)
     for h in hooks:
         h.remove()
@@ -291,8 +291,8 @@ def measure(
 
 
 def plan(measured: Measured, card_gb: float, checkpointing: bool, seconds: float = 180.0) -> dict:
-    """What fits a card with 10% of it free: the longest single piece (10 s steps up to 300 s)
-    and the largest batch of `seconds` pieces, in training and in validation."""
+    """What fits a card with 10% of it free: the longest single call (10 s steps up to 300 s)
+    and the largest batch of `seconds` calls, in training and in validation."""
     budget = card_gb * GB * (1 - HEADROOM)
 
     def train(b: int, s: float) -> float:
