@@ -132,7 +132,8 @@ def test_bf16_mixed_on_cpu_completes(make_cfg):
 # this number means the numerics changed (labels, loss, LoRA init, data order, ...).
 # 5.2326 -> 5.2528 when the prompt zeroed the features past each recording's end and padded
 # audio to whole hops (a recording's inputs no longer depend on its batch; issue 14).
-PINNED_LOSS = 5.252803802490234
+# 5.2528 -> 5.2562 when the head's dropout became 0 (the released head has none; issue 26).
+PINNED_LOSS = 5.256222724914551
 
 
 def test_pinned_loss_regression(make_cfg):
