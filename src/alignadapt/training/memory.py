@@ -192,7 +192,9 @@ def lora_model(layers, audio_layers, processor, spec: LoraSpec, dtype, checkpoin
 def train_ready(model, spec: LoraSpec, checkpointing: bool):
     """A model prepared as AlignerModule prepares it: checkpointing, frozen, LoRA, train mode."""
     if checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(
+            activation_checkpointing_kwargs={"use_reentrant": False}
+        )
     model.requires_grad_(False)
     net = apply_lora(model, spec)
     net.train()
