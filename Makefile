@@ -110,6 +110,9 @@ gpu-wheels:  ## download gpu-check's wheels for an offline GPU machine into .whl
 		$(WHEEL_PLATFORMS) -d .whl -r bench/gpu_wheels.txt
 	$(BIN)/pip wheel -q --no-deps -w .whl 'antlr4-python3-runtime==4.9.3'
 
+bench-cpu:  ## the real model (random weights, full depth) aligning on this CPU: fp32, bf16, int8; agreement on the demo base (~15-25 min on 2 free cores)
+	$(BIN)/python bench/cpu_align.py --out logs/bench_cpu
+
 memory:  ## what fits a 16/24/40/80 GB card per preset and precision, measured on real-width layers
 	$(BIN)/alignadapt memory
 
