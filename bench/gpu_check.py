@@ -210,6 +210,7 @@ class StepMeter(L.Callback):
         self.device = device
         self.batches: list[dict] = []
         self.val_peak = 0
+        self.val_padded_s = 0.0
         self.module = None
         self._started = 0.0
 
@@ -244,6 +245,7 @@ class StepMeter(L.Callback):
 
     def on_validation_batch_end(self, trainer, module, outputs, batch, batch_idx, dataloader_idx=0):
         self.val_peak = max(self.val_peak, self._peak())
+        self.val_padded_s = max(self.val_padded_s, batch["input_features"].shape[-1] / 100.0)
 
     def on_fit_end(self, trainer, module):
         self.module = module
@@ -376,7 +378,7 @@ def check_experiment(name, base: Path, work: Path, device, peak, quick, steps):
         "train_peak_gb": max(b["peak"] for b in meter.batches) / GB,
         "train_planner_gb": planner.training_peak(batch, padded, checkpointing) / GB,
         "val_peak_gb": meter.val_peak / GB,
-        "val_planner_gb": planner.evaluation_peak(eval_batch, padded) / GB,
+        "val_planner_gb": planner.evaluation_peak(eval_batch, meter.val_padded_s) / GB,
         "s_per_batch": per_batch,
         "audio_s_per_s": sum(b["audio_s"] for b in timed) / sum(b["seconds"] for b in timed),
         "mfu": (sum(b["flops"] for b in timed) / sum(b["seconds"] for b in timed) / (peak * 1e12))

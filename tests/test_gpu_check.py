@@ -41,7 +41,6 @@ def test_make_gpu_check_without_cuda_fails_with_what_to_install():
         done.stderr
     )
     assert "--quick" in done.stderr
-    assert not (ROOT / "logs" / "gpu_check" / "gpu_check.json").exists() or done.returncode
 
 
 def test_an_old_driver_gets_the_build_that_runs_on_it(monkeypatch):
