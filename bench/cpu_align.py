@@ -34,6 +34,7 @@ import resource
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,9 +54,14 @@ def load_path(source: str, path: str):
     dtype = "float32" if path == "int8" else path
     aligner = Aligner.load(source, settings=AlignerSettings(dtype=dtype))
     if path == "int8":
-        torch.ao.quantization.quantize_dynamic(
-            aligner.core.model.language_model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
-        )
+        with warnings.catch_warnings():  # torch.ao's notice that pt2e quantization moved to torchao
+            warnings.simplefilter("ignore")
+            torch.ao.quantization.quantize_dynamic(
+                aligner.core.model.language_model,
+                {torch.nn.Linear},
+                dtype=torch.qint8,
+                inplace=True,
+            )
     return aligner
 
 
