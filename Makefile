@@ -9,13 +9,18 @@ BIN := $(VENV)/bin
 # sctk, praat, ffmpeg: the tests read alignadapt's CTM, TextGrid and subtitles with them;
 # fonts-noto-cjk: Chinese, Japanese and Korean words in the report's plots).
 APT_PACKAGES := espeak-ng libsndfile1 sctk praat ffmpeg fonts-noto-cjk
-# Where pip finds torch. Empty (the default): PyPI, whose Linux wheels bring the CUDA libraries
-# (several GB). A machine without a GPU can take the CPU-only wheels instead:
-#   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
-TORCH_INDEX ?=
+# Where pip finds torch. Empty: PyPI, whose Linux wheels are built for CUDA 13.0 (NVIDIA driver
+# 580 or newer) and bring the CUDA libraries (several GB). By default make install asks this
+# machine's driver (bench/cuda_builds.py): an older one gets the CUDA 12.8 or 12.6 build
+# (cu128: driver 570+, cu126: 525+), no driver gets PyPI's. Choose yourself with, e.g.:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu     # no GPU: CPU-only wheels
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cu126   # an older driver
+# The index's last folder names the build (torch 2.11.0+cu126), so a .venv holding another
+# build is switched to it.
+TORCH_INDEX ?= $(shell $(PYTHON) bench/cuda_builds.py)
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test test-fast lint format demo-data demo-tests train train-tiny pretrain bench-demo sweep sweep-local bench bench-shar bench-train bench-infer gpu-check memory clean
+.PHONY: help install system-deps test test-fast lint format demo-data demo-tests train train-tiny pretrain bench-demo sweep sweep-local bench bench-shar bench-train bench-infer gpu-check gpu-wheels bench-cpu memory clean
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,7 +35,7 @@ system-deps:  ## Debian packages (needs root or sudo)
 install: system-deps  ## virtual environment with alignadapt and its dev, ja, ko and hf extras
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(if $(TORCH_INDEX),$(BIN)/pip install -q 'torch==2.11.0' 'torchaudio==2.11.0' --index-url $(TORCH_INDEX))
+	$(if $(TORCH_INDEX),$(BIN)/pip install -q 'torch==2.11.0+$(notdir $(TORCH_INDEX))' 'torchaudio==2.11.0+$(notdir $(TORCH_INDEX))' --index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e '.[dev,ja,ko,hf]'
 	# the official Korean word dictionary, read out of the qwen-asr wheel (never installed)
 	$(BIN)/python -m alignadapt.model.korean_dict
@@ -91,8 +96,22 @@ bench-train:  ## training-step throughput (audio s/s; MFU on a GPU)
 bench-infer:  ## inference: audio s/s and padding, length-sorted batches vs input order
 	$(BIN)/python bench/inference_batching.py
 
-gpu-check:  ## the real architecture at full depth, random weights: memory vs the planner, speed, MFU (reduced model on CPU without a GPU)
-	$(BIN)/python bench/gpu_check.py
+gpu-check:  ## the real model on a GPU, random weights: presets and experiments, memory vs the planner, speed, MFU (fails without CUDA)
+	$(BIN)/python bench/gpu_check.py --out logs/gpu_check
+
+# Wheels for a GPU machine without network (Python 3.12, x86-64): everything gpu-check needs
+# beyond torch and Lightning, at the versions tested (bench/gpu_wheels.txt). There:
+#   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+#   PYTHONPATH=/tmp/site python3 bench/gpu_check.py --out OUT
+WHEEL_PLATFORMS := $(foreach p,manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux1_x86_64,--platform $(p))
+gpu-wheels:  ## download gpu-check's wheels for an offline GPU machine into .whl/ (~25 MB)
+	mkdir -p .whl
+	$(BIN)/pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		$(WHEEL_PLATFORMS) -d .whl -r bench/gpu_wheels.txt
+	$(BIN)/pip wheel -q --no-deps -w .whl 'antlr4-python3-runtime==4.9.3'
+
+bench-cpu:  ## the real model (random weights, full depth) aligning on this CPU: fp32, bf16, int8; agreement on the demo base (~15-25 min on 2 free cores)
+	$(BIN)/python bench/cpu_align.py --out logs/bench_cpu
 
 memory:  ## what fits a 16/24/40/80 GB card per preset and precision, measured on real-width layers
 	$(BIN)/alignadapt memory

@@ -47,6 +47,7 @@ def test_medical_lora_is_the_reference_recipe(tmp_path, shared_dir):
     assert (cfg.trainer.val_check_interval, cfg.trainer.check_val_every_n_epoch) == (400, None)
     assert cfg.data.batch_size == 4 and cfg.data.max_duration == 180.0
     assert cfg.model.dtype == "bfloat16" and cfg.model.gradient_checkpointing is True
+    assert cfg.model.head_dropout == 0.0  # the released head has no dropout
     assert cfg.model.optimizer.lr == 1e-4 and cfg.model.scheduler.num_warmup_steps == 100
     assert cfg.callbacks.model_checkpoint.save_top_k == 2
     assert cfg.callbacks.model_checkpoint.every_n_train_steps is None  # saved at each validation

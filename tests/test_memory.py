@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from alignadapt.cli import main
+from alignadapt.model.architecture import REAL_PARAMETERS
 from alignadapt.model.lora import LoraSpec
 from alignadapt.training import memory
 
@@ -56,6 +57,7 @@ def test_plan_fits_the_card_with_headroom_and_grows_with_it():
         infer_per_token_layer=24576,
         trainable=2_293_760,
         weight_bytes=2,
+        trained_bytes=4 * 2_293_760,
     )
     plans = {gb: memory.plan(m, gb, checkpointing=False) for gb in (16, 80)}
     for gb, p in plans.items():
@@ -82,8 +84,9 @@ def test_memory_command_prints_the_table_from_cached_measurements(tmp_path, caps
         infer_per_token_layer=24576.0,
         trainable=2293760,
         weight_bytes=2,
+        trained_bytes=4 * 2293760,
     )
-    key = f"{spec.name}-r{spec.r}-bf16-torch{torch.__version__}.json"
+    key = f"{spec.name}-r{spec.r}-bf16-torch{torch.__version__}-v2.json"
     (tmp_path / key).write_text(json.dumps(figures))
     args = ["memory", "--presets", "decoder_attn", "--precisions", "bf16", "--cache", str(tmp_path)]
     assert main([*args, "--cards", "16", "80"]) == 0
@@ -128,3 +131,52 @@ def test_each_real_model_experiment_fits_its_card(experiment, card_gb, tmp_path,
     seconds, ckpt = cfg.data.max_duration, cfg.model.gradient_checkpointing
     assert RECORDED.training_peak(cfg.data.batch_size, seconds, ckpt) <= budget
     assert RECORDED.evaluation_peak(cfg.data.eval_batch_size, seconds) <= budget
+
+
+@pytest.mark.parametrize(
+    ("preset", "bytes_per_trained"), [("none", 8), ("decoder_attn_head", None)]
+)
+def test_training_state_is_what_adamw_keeps_after_a_step(preset, bytes_per_trained):
+    """bf16 weights, real width (1 + 1 layers): after a step, each trained parameter holds its
+    weight, gradient and AdamW's two moments in its own dtype, 8 bytes for a bf16 parameter
+    (full fine-tuning), 16 for an fp32 one (peft's LoRA weights): the planner's 4 copies."""
+    from alignadapt.model.prompt import slot_logits, unwrap
+
+    processor = memory.measuring_processor()
+    spec = memory.preset_spec(preset)
+    net = memory.lora_model(1, 1, processor, spec, torch.bfloat16, checkpointing=False)
+    trained = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=1e-5, foreach=True)  # CUDA's default path
+    inputs, targets = memory.piece(processor, 2.0, torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, _ = slot_logits(net, inputs, unwrap(net).config.timestamp_token_id, dropout=True)
+    torch.nn.functional.cross_entropy(logits.float(), targets).backward()
+    optimizer.step()
+    kept = sum(
+        p.nbytes
+        + p.grad.nbytes
+        + sum(t.nbytes for k, t in optimizer.state[p].items() if k != "step")
+        for p in trained
+    )
+    one_copy = sum(p.numel() * p.element_size() for p in trained)
+    assert kept == 4 * one_copy
+    if bytes_per_trained is not None:
+        assert kept == bytes_per_trained * sum(p.numel() for p in trained)
+    # the planner's figure for the full-depth model counts the same dtypes
+    count, full = memory.trained_parameters(spec, torch.bfloat16)
+    if preset == "none":
+        assert (count, full) == (REAL_PARAMETERS, 2 * REAL_PARAMETERS)
+    else:  # fp32 LoRA on the decoder's attention, the bf16 head (1024 x 5000 + 5000)
+        assert (count, full) == (7_413_760, 4 * 2_293_760 + 2 * 5_120_000)
+
+
+def test_full_fine_tuning_in_bf16_plans_8_bytes_per_parameter():
+    """The `none` preset in bf16 was planned at 16 bytes a parameter, 7.3 GB too much."""
+    m = memory.Measured(
+        **{**asdict(RECORDED), "trainable": REAL_PARAMETERS, "trained_bytes": 2 * REAL_PARAMETERS}
+    )
+    assert m.training_state() == 8 * REAL_PARAMETERS  # 7.34 GB, no frozen weights
+    old = 16 * REAL_PARAMETERS
+    assert (old - m.training_state()) / 1e9 == pytest.approx(7.34, abs=0.01)
+    saved = m.saved(1, 30.0, False) + m.conv_per_second * 30.0
+    assert m.training_peak(1, 30.0, False) == memory.CUDA_CONTEXT + 8 * REAL_PARAMETERS + saved

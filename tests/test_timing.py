@@ -31,3 +31,12 @@ def test_slot_labels_reject_count_mismatch_and_times_past_last_class():
         slot_labels(ids, TS, [[(0.0, 0.1)]], 80, 50)
     with pytest.raises(ValueError, match="past the last class"):
         slot_labels(ids, TS, [[(0.0, 0.1), (1.0, 4.0)]], 80, 50)
+
+
+def test_slot_labels_refuse_times_past_the_300_s_the_release_was_trained_on():
+    """The head has 5,000 classes (400 s), but the released model was trained on 3,750 (300 s)."""
+    ids = torch.tensor([[7, TS, TS]])
+    labels = slot_labels(ids, TS, [[(299.0, 300.0)]], 80, 5000)
+    assert labels[0, 1:].tolist() == [3738, 3750]  # 300.0 s is class 3,750: still taught
+    with pytest.raises(ValueError, match=r"a time of 300\.05 s is past class 3750 \(300 s\)"):
+        slot_labels(ids, TS, [[(299.0, 300.05)]], 80, 5000)  # class 3,751

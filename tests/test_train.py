@@ -134,7 +134,9 @@ def test_bf16_mixed_on_cpu_completes(make_cfg):
 # audio to whole hops (a recording's inputs no longer depend on its batch; issue 14).
 # 5.2528 -> 5.2553 when the tiny aligner's audio front end got fan-in init scaled to the
 # positions' norm (it was transformers' N(0, 0.02), 1,000 times quieter; issue 24).
-PINNED_LOSS = 5.255320072174072
+# 5.2528 -> 5.2562 when the head's dropout became 0 (the released head has none; issue 26);
+# both together: 5.2594.
+PINNED_LOSS = 5.259418487548828
 
 
 def test_pinned_loss_regression(make_cfg):

@@ -12,10 +12,18 @@ from collections.abc import Sequence
 import torch
 
 IGNORE_INDEX = -100  # the value torch's cross-entropy skips
+# The released model was trained on at most 3,750 classes (300 s of 80 ms; Qwen3-ASR technical
+# report, forced-aligner training) although its head has 5,000: labels past that are classes
+# the head never learned, so training refuses them.
+TRAINED_SECONDS = 300.0
 
 
 def seconds_to_class(seconds: float, class_ms: float) -> int:
-    """Nearest class for a time in seconds (round half away from zero, as a user would)."""
+    """Nearest class for a time in seconds (round half away from zero, as a user would).
+
+    Whether the release labelled its training data by nearest class or by floor is not stated
+    in its code or report and cannot be shown without its weights: unverified. The two differ
+    by at most half a class (40 ms) and never by more."""
     return int(seconds * 1000.0 / class_ms + 0.5)
 
 
@@ -38,9 +46,11 @@ def slot_labels(
     """Labels for a batch: -100 everywhere but the `<timestamp>` slots, which hold classes.
 
     `spans[b]` holds the reference [start, end] of every unit of utterance b, in order.
-    Raises ValueError when a row's slot count differs from 2 x its units or a time
-    falls outside what `num_labels` classes can express.
+    Raises ValueError when a row's slot count differs from 2 x its units, a time falls
+    outside what `num_labels` classes can express, or past TRAINED_SECONDS (300 s), the
+    longest the released model was trained on.
     """
+    last_trained = seconds_to_class(TRAINED_SECONDS, class_ms)  # class 3,750 at 80 ms
     labels = torch.full_like(input_ids, IGNORE_INDEX)
     for row, row_spans in enumerate(spans):
         slots = (input_ids[row] == timestamp_token_id).nonzero(as_tuple=True)[0]
@@ -57,6 +67,13 @@ def slot_labels(
                 f"row {row}: a time of {max(times):.2f} s is past the last class "
                 f"({limit:.2f} s with {num_labels} classes of {class_ms:g} ms); "
                 "cut long recordings into shorter segments (data.max_duration)"
+            )
+        if classes and max(classes) > last_trained:
+            raise ValueError(
+                f"row {row}: a time of {max(times):.2f} s is past class {last_trained} "
+                f"({TRAINED_SECONDS:g} s), the longest the released model was trained on (its "
+                f"head has {num_labels} classes, but the ones past {TRAINED_SECONDS:g} s never "
+                "saw a label); cut long recordings into shorter segments (data.max_duration)"
             )
         labels[row, slots] = torch.tensor(classes, dtype=labels.dtype)
     return labels

@@ -10,7 +10,8 @@ is kept once. Forward hooks measure the audio encoder's convolution stack (its o
 all chunks at once is the largest transient tensor of a long call) and, without autograd,
 one decoder layer's working set (evaluation).
 
-`plan` turns those figures into the longest call and the batch that fit a card, with 10%
+`plan` turns those figures, the frozen weights and the training state (AdamW's, in each
+trained parameter's own dtype), into the longest call and the batch that fit a card, with 10%
 of the card left free. The planner assumes SDPA attention (no T x T matrix), as transformers
 uses by default. `alignadapt memory` prints the table (the README's comes from it).
 """
@@ -36,7 +37,7 @@ from ..model.architecture import (
     real_config,
     real_processor,
 )
-from ..model.lora import LoraSpec, apply_lora, count_parameters
+from ..model.lora import LoraSpec, apply_lora
 from ..model.prompt import MODEL_INPUTS, build_inputs, slot_logits, unwrap
 
 GB = 1e9
@@ -74,6 +75,9 @@ class Measured:
     infer_per_token_layer: float  # evaluation working set of one decoder layer, per token
     trainable: int  # trained parameters at full depth
     weight_bytes: int  # bytes per frozen weight (4 fp32, 2 bf16)
+    # bytes of one copy of the trained parameters, each in its own dtype: peft keeps LoRA
+    # weights in fp32 (4 bytes), a trained head or a fully trained model in bf16 weights is bf16
+    trained_bytes: int
 
     def saved(
         self,
@@ -100,18 +104,30 @@ class Measured:
         audio_inputs = audio_layers * self.checkpointed_audio_per_second_layer * audio_s
         return fixed + audio + audio_inputs + inputs + layer
 
+    def training_state(self) -> float:
+        """Bytes resident all through training: the frozen weights, and for each trained
+        parameter its weight, its gradient and AdamW's two moments. torch's AdamW keeps the
+        moments and the gradient in the parameter's own dtype: 16 bytes per fp32 parameter
+        (LoRA), 8 per bf16 parameter (full fine-tuning of bf16 weights). Gradients stay
+        between steps (Lightning zeroes them before the next backward, and they accumulate
+        over `accumulate_grad_batches`), so they count in the forward too."""
+        frozen = (REAL_PARAMETERS - self.trainable) * self.weight_bytes
+        return frozen + 4 * self.trained_bytes
+
     def training_peak(self, batch: int, seconds: float, checkpointing: bool) -> float:
-        """Peak bytes of a training step on one GPU."""
-        weights = (REAL_PARAMETERS - self.trainable) * self.weight_bytes
-        optimizer = self.trainable * 16  # fp32 weight, gradient and two AdamW moments
+        """Peak bytes of a training step on one GPU: the training state plus the larger of
+        the forward's activations (what autograd keeps, and the convolution stack's transient)
+        and the optimizer step's temporary (AdamW's foreach path, the default on CUDA, makes
+        one copy of the second moments)."""
         conv = self.conv_per_second * batch * seconds  # every chunk of the batch in one call
-        return CUDA_CONTEXT + weights + optimizer + self.saved(batch, seconds, checkpointing) + conv
+        forward = self.saved(batch, seconds, checkpointing) + conv
+        return CUDA_CONTEXT + self.training_state() + max(forward, self.trained_bytes)
 
     def evaluation_peak(self, batch: int, seconds: float) -> float:
         """Peak bytes of validation during training: the training weights and optimizer state
         stay resident while a no-grad bf16 forward runs (evaluate.py in bf16 needs less)."""
         tokens = batch * seconds * tokens_per_second()
-        weights = (REAL_PARAMETERS - self.trainable) * self.weight_bytes + self.trainable * 16
+        weights = self.training_state()
         conv = self.conv_per_second / 2 * batch * seconds  # measured in fp32, runs in bf16
         working = max(conv, self.infer_per_token_layer * tokens)
         return CUDA_CONTEXT + weights + working + tokens * 1024 * 2
@@ -176,7 +192,9 @@ def lora_model(layers, audio_layers, processor, spec: LoraSpec, dtype, checkpoin
 def train_ready(model, spec: LoraSpec, checkpointing: bool):
     """A model prepared as AlignerModule prepares it: checkpointing, frozen, LoRA, train mode."""
     if checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(
+            activation_checkpointing_kwargs={"use_reentrant": False}
+        )
     model.requires_grad_(False)
     net = apply_lora(model, spec)
     net.train()
@@ -285,9 +303,17 @@ def measure(
         fixed=max(f0, 0.0),
         conv_per_second=conv,
         infer_per_token_layer=infer,
-        trainable=count_parameters(apply_lora(meta_aligner().requires_grad_(False), spec))[0],
         weight_bytes=torch.finfo(dtype).bits // 8,
+        **dict(zip(("trainable", "trained_bytes"), trained_parameters(spec, dtype), strict=True)),
     )
+
+
+def trained_parameters(spec: LoraSpec, dtype: torch.dtype) -> tuple[int, int]:
+    """(count, bytes of one copy) of the parameters `spec` trains on the full-depth real model
+    with `dtype` weights (meta device: nothing is allocated)."""
+    net = apply_lora(meta_aligner().to(dtype).requires_grad_(False), spec)
+    trained = [p for p in net.parameters() if p.requires_grad]
+    return sum(p.numel() for p in trained), sum(p.numel() * p.element_size() for p in trained)
 
 
 def plan(measured: Measured, card_gb: float, checkpointing: bool, seconds: float = 180.0) -> dict:
@@ -322,7 +348,7 @@ def cached_measure(
     """`measure`, kept in `cache_dir` as JSON (keyed by preset, precision and torch version)."""
     path = None
     if cache_dir is not None:
-        key = f"{spec.name}-r{spec.r}-{precision}-torch{torch.__version__}"
+        key = f"{spec.name}-r{spec.r}-{precision}-torch{torch.__version__}-v2"  # v2: trained_bytes
         path = Path(cache_dir) / f"{key}.json"
         if path.is_file():
             if progress is not None:

@@ -53,7 +53,7 @@ class AlignerModule(L.LightningModule):
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         revision: str | None = None,
         dtype: str = "float32",
-        head_dropout: float | None = None,  # None keeps the model's own (0.1 in the released head)
+        head_dropout: float | None = None,  # None keeps transformers' generic 0.1 (the release: 0)
         gradient_checkpointing: bool = False,
         loss: str = "hard",  # "hard" cross-entropy or "soft": the target spread over nearby classes
         soft_sigma: float = 1.0,  # classes (x 80 ms): width of the soft target

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
@@ -19,8 +20,9 @@ from .module import AlignerModule
 log = logging.getLogger(__name__)
 
 
-def train(cfg: DictConfig) -> TaskResult:
-    """Fit, test the best checkpoint, save the adapter; returns the metrics and the run's paths."""
+def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> TaskResult:
+    """Fit, test the best checkpoint, save the adapter; returns the metrics and the run's paths.
+    `extra_callbacks` join the configured ones (bench/gpu_check.py measures steps with one)."""
     L.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
 
@@ -28,7 +30,7 @@ def train(cfg: DictConfig) -> TaskResult:
     datamodule = instantiate(cfg.data)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
-    callbacks = run_callbacks(cfg, callbacks, loggers, out_dir)
+    callbacks = run_callbacks(cfg, [*callbacks, *extra_callbacks], loggers, out_dir)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in loggers:  # the resolved config and the code version, with every run
         logger.log_hyperparams(
