@@ -147,7 +147,7 @@ def test_training_state_is_what_adamw_keeps_after_a_step(preset, bytes_per_train
     net = memory.lora_model(1, 1, processor, spec, torch.bfloat16, checkpointing=False)
     trained = [p for p in net.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=1e-5, foreach=True)  # CUDA's default path
-    inputs, targets = memory.piece(processor, 2.0, torch.bfloat16)
+    inputs, targets = memory.probe(processor, 2.0, torch.bfloat16)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         logits, _ = slot_logits(net, inputs, unwrap(net).config.timestamp_token_id, dropout=True)
     torch.nn.functional.cross_entropy(logits.float(), targets).backward()

@@ -206,6 +206,10 @@ def test_ddp_matches_one_process_on_the_same_global_batch(make_cfg, tmp_path):
     assert a.keys() == b.keys()
     moved = 0.0
     for key in a:
-        assert torch.allclose(a[key], b[key], rtol=1e-4, atol=1e-6), key
+        # atol 1e-5 on weights of about 4e-3 (was 1e-6): since the audio front end is initialised
+        # as loud as its positions (issue 24), float32 sums in another order leave a few weights
+        # over 1e-6 apart after three Adam steps (Adam divides small gradients by their own
+        # size); the losses still agree to 1e-5
+        assert torch.allclose(a[key], b[key], rtol=1e-4, atol=1e-5), key
         moved = max(moved, float(a[key].abs().max()))
     assert moved > 0  # the adapters did train (lora_B starts at zero)
