@@ -25,6 +25,7 @@ from ..inference.batching import in_input_order, recording_seconds, sorted_map
 from ..model.decoding import Decoded
 from ..model.prompt import split_units, unit_breaks
 from ..model.reference import load_processor, read_reference
+from ..review_web.static_page import write_review_page
 from ..tasks import TaskResult
 from .external import MapError, map_to_units, read_predictions, words_for
 from .naive import naive_align
@@ -300,6 +301,7 @@ def write_report(
         images[f"worst_{rank + 1}"] = plot_timeline(
             r, columns, load_audio(r.audio_path), plots / f"worst_{rank + 1}.png", title=title
         )
+    write_review_page(out_dir, results, columns)  # review/index.html: each model's worst lines
     log_to_wandb(loggers, metrics, images, results, columns)
 
 

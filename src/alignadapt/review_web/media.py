@@ -44,20 +44,27 @@ def peaks(path: str | Path, duration: float, channel: int | None = None) -> dict
     }
 
 
-def spectrogram(path: str | Path, duration: float, channel: int | None = None) -> dict | None:
-    """Magnitude in dB, 0-255 over the top `RANGE_DB`, frames x bins (wavesurfer's
-    spectrogram plugin draws exactly this); None for recordings too long to show one."""
+def spectrogram(
+    path: str | Path,
+    duration: float,
+    channel: int | None = None,
+    frames: int = SPECTROGRAM_FRAMES,
+    bins: int = SPECTROGRAM_BINS,
+) -> dict | None:
+    """Magnitude in dB, 0-255 over the top `RANGE_DB`, at most `frames` x `bins` (wavesurfer's
+    spectrogram plugin draws exactly this); None for recordings too long to show one.
+    `bins` must divide 256."""
     if duration > SPECTROGRAM_MAX_SECONDS:
         return None
     audio = np.concatenate(list(read_blocks(path, seconds=60.0, channel=channel)))
-    hop = max(160, int(np.ceil(len(audio) / SPECTROGRAM_FRAMES)))
+    hop = max(160, int(np.ceil(len(audio) / frames)))
     if len(audio) < N_FFT:
         audio = np.pad(audio, (0, N_FFT - len(audio)))
     starts = np.arange(0, len(audio) - N_FFT + 1, hop)
     window = np.hanning(N_FFT).astype(np.float32)
     frames = np.stack([audio[s : s + N_FFT] for s in starts]) * window
     power = np.abs(np.fft.rfft(frames, axis=1))[:, : N_FFT // 2]
-    power = power.reshape(len(starts), SPECTROGRAM_BINS, -1).mean(axis=2)
+    power = power.reshape(len(starts), bins, -1).mean(axis=2)
     db = 20 * np.log10(np.maximum(power, 1e-10))
     top = db.max()
     scaled = np.clip((db - (top - RANGE_DB)) / RANGE_DB * 255, 0, 255).astype(np.uint8)

@@ -37,6 +37,7 @@ from ..data.manifest import (
 from ..evaluation.external import MapError, map_to_units, read_predictions, words_for
 from ..inference.formats import Word, flag_alignment
 from ..inference.review import line_confidence
+from .rows import mean_abs_ms, word_row
 
 TOOL = "alignadapt review serve"
 SNAP_S = 0.001  # the page moves boundaries in whole milliseconds
@@ -74,10 +75,6 @@ def words_of(record: dict, utt: Utterance) -> list[str]:
             "write the richer form with `words` (pseudo_label.py and prepare do)",
         )
     return units
-
-
-def mean_abs_ms(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(np.abs(np.asarray(a) - np.asarray(b))) * 1000.0)
 
 
 def three_way(
@@ -170,7 +167,9 @@ class ReviewSession:
                 words = words_for(found, line.utt.audio_path, line.utt.channel)
                 try:
                     if words is None:
-                        raise MapError(f"nothing for recording {line.utt.audio_path.stem!r}")
+                        raise MapError(
+                            f"no words for recording {line.utt.audio_path.stem!r} in {path}"
+                        )
                     line.compare[name] = map_to_units(line.units, words).times.reshape(-1, 2)
                 except MapError as err:
                     line.compare_problems[name] = f"{name}: {err}"
@@ -316,27 +315,15 @@ class ReviewSession:
             ref = line.compare.get(self.reference) if self.reference else None
             conf = [w.get("confidence") for w in line.record.get("words", [])]
             out["rows"].append(
-                self.row("manifest", line.units, spans, ref, conf, editable=True)
+                word_row("manifest", line.units, spans, ref, conf, editable=True)
                 | {"label": "this manifest" + (" (reviewed)" if out["reviewed"] else "")}
             )
             for name, times in line.compare.items():
-                row = self.row(name, line.units, times, None if name == self.reference else ref)
+                row = word_row(name, line.units, times, None if name == self.reference else ref)
                 out["rows"].append(row | {"reference": name == self.reference})
             out["revision"] = self.revision[line.id]
             out["figures"] = self.figures(line, spans)
             return out
-
-    @staticmethod
-    def row(name, units, spans, ref=None, conf=None, editable=False) -> dict:
-        words = []
-        for i, (unit, (s, e)) in enumerate(zip(units, spans, strict=True)):
-            word = {"word": unit, "start": round(float(s), 4), "end": round(float(e), 4)}
-            if conf and conf[i] is not None:
-                word["confidence"] = conf[i]
-            if ref is not None:
-                word["error_ms"] = round(mean_abs_ms([s, e], ref[i]), 1)
-            words.append(word)
-        return {"name": name, "label": name, "editable": editable, "words": words}
 
     def figures(self, line: Line, spans: np.ndarray) -> dict:
         lengths = spans[:, 1] - spans[:, 0]
@@ -395,9 +382,10 @@ class ReviewSession:
             }
 
     def checked(self, line: Line, words, what: str) -> list[list[float]]:
-        """The page's times as [[start, end], ...] in whole ms, or an error naming the line."""
+        """The page's times as [[start, end], ...] (0.1 ms, as manifests keep them), or an error
+        naming the line."""
         try:
-            spans = [[round(float(s), 3), round(float(e), 3)] for s, e in words]
+            spans = [[round(float(s), 4), round(float(e), 4)] for s, e in words]
         except (TypeError, ValueError):
             raise ReviewError(f"line {line.id}: {what} are not [[start, end], ...]") from None
         if len(spans) != len(line.units):
