@@ -62,10 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing output")
 
 
-def serve(args: argparse.Namespace) -> int:
+def start_server(args: argparse.Namespace):
+    """(server, session, lock) for `review serve`: bound and ready, not yet serving."""
     from pathlib import Path
 
-    from ..review_web.server import LockError, make_server, take_lock, url_of
+    from ..review_web.server import LockError, make_server, take_lock
     from ..review_web.session import ReviewSession
 
     compare = {}
@@ -90,10 +91,30 @@ def serve(args: argparse.Namespace) -> int:
         if lock is not None:
             lock.unlink(missing_ok=True)
         raise
+    return server, session, lock
+
+
+def stop_server(server, session, lock) -> None:
+    """Close the server, free the output, and say what was saved."""
+    server.server_close()
+    if lock is not None:
+        lock.unlink(missing_ok=True)
+    if session.out is not None:
+        changed = sum(bool(r["alignment"]["changed"]) for r in session.reviewed.values())
+        print(
+            f"wrote {len(session.reviewed)} reviewed line(s) to {session.out} ({changed} "
+            f"corrected by hand, {len(session.lines) - len(session.reviewed)} not reviewed)"
+        )
+
+
+def serve(args: argparse.Namespace) -> int:
+    from ..review_web.server import url_of
+
+    server, session, lock = start_server(args)
     resumed = f", {len(session.reviewed)} already reviewed" if session.reviewed else ""
+    where = "read-only" if session.out is None else f"corrections go to {session.out}"
     print(
-        f"review: {url_of(server)}  ({len(session.lines)} lines{resumed}; "
-        f"{'read-only' if out is None else f'corrections go to {out}'}; Ctrl-C stops)",
+        f"review: {url_of(server)}  ({len(session.lines)} lines{resumed}; {where}; Ctrl-C stops)",
         flush=True,
     )
     try:
@@ -101,9 +122,7 @@ def serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
-        if lock is not None:
-            lock.unlink(missing_ok=True)
+        stop_server(server, session, lock)
     return 0
 
 
