@@ -468,3 +468,32 @@ def test_evaluate_writes_the_review_page_next_to_its_report(tiny_dir, corpus, tm
     assert [r["name"] for r in document["lines"]["1"]["rows"]] == ["reference", "base", "naive"]
     assert document["session"]["read_only"] is True
     assert os.path.exists(tmp_path / "report" / "review" / "index.html")
+
+
+def test_compare_rows_from_another_aligners_textgrids_and_ctm(review_dir):
+    """Other tools' output, read as evaluate.py reads it, becomes rows matched to the units."""
+    from alignadapt.inference.formats import Word, textgrid_text
+
+    truth = [json.loads(x) for x in (review_dir / "ref.jsonl").read_text().splitlines()]
+    (review_dir / "mfa").mkdir()
+    ctm = []
+    for line in truth:
+        stem = Path(line["audio_path"]).stem
+        words = [Word(w["word"], w["word"], w["start"], w["end"], 1.0) for w in line["words"]]
+        (review_dir / "mfa" / f"{stem}.TextGrid").write_text(textgrid_text(words, 10.0))
+        ctm += [f"{stem} 1 {w.start:.3f} {w.end - w.start:.3f} {w.word}\n" for w in words]
+    (review_dir / "nfa.ctm").write_text("".join(ctm))
+    session = ReviewSession(
+        review_dir / "pseudo.jsonl",
+        review_dir / "out.jsonl",
+        {"mfa": str(review_dir / "mfa"), "nfa": str(review_dir / "nfa.ctm")},
+    )
+    rows = {r["name"]: r for r in session.detail(1)["rows"]}
+    assert list(rows) == ["manifest", "mfa", "nfa"]
+    exact = [(w["start"], w["end"]) for w in truth[0]["words"]]
+    for name in ("mfa", "nfa"):
+        got = [(w["start"], w["end"]) for w in rows[name]["words"]]
+        assert np.allclose(got, exact, atol=1e-3), name
+    # the manifest's line 1 has one word 80 ms off: that is the rows' disagreement
+    item = next(x for x in session.summaries()["items"] if x["id"] == 1)
+    assert item["disagreement_ms"] == pytest.approx(SHIFT_S * 1000 / len(exact), abs=0.6)

@@ -84,6 +84,7 @@ def summary(number: int, r, columns: Sequence[str]) -> dict:
     return {
         "id": number,
         "name": Path(r.audio_path).stem,
+        "line": int(r.key.rpartition(":")[2]) if r.key.rpartition(":")[2].isdigit() else None,
         "text": " ".join(r.units)[:120],
         "problem": None,
         "reviewed": False,

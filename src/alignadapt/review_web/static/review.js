@@ -106,7 +106,7 @@
         it.disagreement_ms !== null ? `Δ ${Math.round(it.disagreement_ms)} ms` : "",
         it.flags.length ? `⚑${it.flags.length}` : "",
       ].filter(Boolean).join(" · ");
-      li.innerHTML = `<span class="meta"></span><span class="name"></span> <span class="line">:${it.id}</span><br><span class="snippet"></span>`;
+      li.innerHTML = `<span class="meta"></span><span class="name"></span> <span class="line">:${it.line ?? it.id}</span><br><span class="snippet"></span>`;
       li.querySelector(".meta").textContent = meta;
       li.querySelector(".name").textContent = it.name + (state.unsaved[it.id] ? " *" : "");
       li.querySelector(".snippet").textContent = it.text.slice(0, 60);
@@ -126,7 +126,7 @@
 
   // ---- one line --------------------------------------------------------------------------
   function renderHeader(d) {
-    $("title").textContent = `${d.name} — line ${d.id}` + (d.reviewed ? " (reviewed)" : "");
+    $("title").textContent = `${d.name} — line ${d.line ?? d.id}` + (d.reviewed ? " (reviewed)" : "");
     $("text").textContent = d.text;
     const problems = $("problems");
     problems.innerHTML = "";
@@ -264,7 +264,7 @@
       Object.assign(div.style, { position: "relative", height: "22px", borderTop: "1px solid #eee" });
       const label = document.createElement("span");
       label.className = "label";
-      label.textContent = row.label + (row.reference ? " (reference)" : "");
+      label.textContent = row.label + (row.reference && row.name !== "reference" ? " (reference)" : "");
       Object.assign(label.style, { position: "sticky", left: "0", zIndex: 2, fontSize: "11px",
         background: "rgba(255,255,255,0.85)", padding: "0 4px" });
       div.appendChild(label);
