@@ -392,10 +392,13 @@ def test_cli_serves_on_loopback_prints_its_url_and_refuses_a_second_server(revie
             second.stderr
         )
     finally:
-        first.send_signal(signal.SIGINT)
-        first.wait(timeout=30)
+        first.send_signal(signal.SIGTERM)  # `kill` stops it as Ctrl-C does
+        rest, _ = first.communicate(timeout=60)
     assert first.returncode == 0
     assert not Path(str(out) + ".lock").exists()
+    assert (
+        rest.strip() == f"wrote 0 reviewed line(s) to {out} (0 corrected by hand, 6 not reviewed)"
+    )
 
 
 # ---- the report's page -----------------------------------------------------------------------

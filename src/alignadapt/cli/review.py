@@ -20,6 +20,7 @@ deleted are left out; a TextGrid whose words no longer match the transcript is r
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from ..inference.review import INDEX, export_for_review, import_reviewed
@@ -117,6 +118,11 @@ def serve(args: argparse.Namespace) -> int:
         f"review: {url_of(server)}  ({len(session.lines)} lines{resumed}; {where}; Ctrl-C stops)",
         flush=True,
     )
+
+    def stop(signum, frame):  # `kill` stops it as Ctrl-C does: the lock is freed
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -28,6 +28,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from ..data.audio import audio_info
 from . import media
 from .session import ReviewError, ReviewSession
 
@@ -195,7 +196,7 @@ class Handler(BaseHTTPRequestHandler):
             )
         if what == "audio":
             return self.send_file(audio)
-        duration = self.session.detail(line_id)["duration"]
+        duration = audio_info(audio).duration
         compute = cached_peaks if what == "api/peaks" else cached_spectrogram
         self.send_json(compute(str(audio), os.stat(audio).st_mtime_ns, duration, line.utt.channel))
 

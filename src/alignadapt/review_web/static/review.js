@@ -150,6 +150,8 @@
 
   function destroyWave() {
     if (state.ws) state.ws.destroy();
+    if (state.specUrl) URL.revokeObjectURL(state.specUrl);
+    state.specUrl = null;
     state.ws = null;
     state.regions = null;
     $("waveform").innerHTML = "";
@@ -192,7 +194,9 @@
     const Regions = WaveSurfer.Regions.create();
     const plugins = [Regions];
     if (spec) {
+      // the plugin reads precomputed frames from a URL: a blob URL works from file:// too
       const url = URL.createObjectURL(new Blob([JSON.stringify(spec.frames)], { type: "application/json" }));
+      state.specUrl = url;
       plugins.push(WaveSurfer.Spectrogram.create({
         labels: false, height: 96, frequenciesDataUrl: url, sampleRate: spec.sample_rate,
         frequencyMin: 0, frequencyMax: spec.sample_rate / 2, useWebWorker: false,
@@ -384,6 +388,7 @@
   document.addEventListener("keydown", (e) => {
     const tag = (e.target && e.target.tagName) || "";
     if (["INPUT", "SELECT", "TEXTAREA"].includes(tag)) return;
+    if (tag === "BUTTON") e.target.blur();  // space must not also press the focused button
     const [a, b] = state.sel;
     const key = e.key;
     if ((e.ctrlKey || e.metaKey) && key.toLowerCase() === "s") { e.preventDefault(); save(false); return; }
