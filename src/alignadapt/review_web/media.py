@@ -39,7 +39,8 @@ def peaks(path: str | Path, duration: float, channel: int | None = None) -> dict
     data = np.concatenate(out) if out else np.zeros(2, dtype=np.float32)
     scale = max(float(np.abs(data).max()), 1e-6)  # normalised: quiet recordings stay visible
     return {
-        "data": np.round(data / scale, 3).tolist(),
+        # float64 before rounding: a float32 0.123 prints as 0.12300000339746475 in JSON
+        "data": np.round(data.astype(np.float64) / scale, 3).tolist(),
         "bins_per_second": SAMPLE_RATE / bin_size,
     }
 

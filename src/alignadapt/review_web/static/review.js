@@ -179,6 +179,7 @@
     state.loaded = edit ? edit.words.map((w) => [w.start, w.end]) : [];
     state.words = state.unsaved[id] || state.loaded.map((w) => w.slice());
     state.sel = [0, 0];
+    state.outlined = null;
     if (!edit) { done(id); return; }
     if (!d.audio) { renderRows(null); done(id); return; }
     let peaks, spec;
@@ -306,20 +307,19 @@
   function select(a, b) {
     const n = state.words.length;
     if (!n) return;
+    const [oldS, oldE] = state.outlined || [0, -1];
     state.sel = [Math.max(0, Math.min(a, n - 1)), Math.max(0, Math.min(b, n - 1))];
     const [s, e] = state.sel;
-    if (state.rowsEl) {
-      state.rowsEl.querySelectorAll(".row .w").forEach((box) => {
-        const i = +box.dataset.i;
-        box.style.outline = i >= s && i <= e ? "2px solid #1b5fd1" : "";
-      });
-    }
-    if (state.regions) {
-      state.regions.getRegions().forEach((r) => {
-        const i = +r.id.slice(1);
-        if (r.element) r.element.style.outline = i >= s && i <= e ? "2px solid #1b5fd1" : "";
-      });
-    }
+    // only the words whose outline changes are touched: a line can hold 10,000 words
+    const regions = state.regions ? state.regions.getRegions() : [];
+    const mark = (i, on) => {
+      const style = on ? "2px solid #1b5fd1" : "";
+      if (state.rowsEl) state.rowsEl.querySelectorAll(`.w[data-i="${i}"]`).forEach((box) => { box.style.outline = style; });
+      if (regions[i] && regions[i].element) regions[i].element.style.outline = style;
+    };
+    for (let i = oldS; i <= oldE; i++) if (i < s || i > e) mark(i, false);
+    for (let i = s; i <= e; i++) mark(i, true);
+    state.outlined = [s, e];
     const edit = state.detail.rows.find((r) => r.editable);
     const words = edit.words.slice(s, e + 1).map((w) => w.word).join(" ");
     const [start, end] = [state.words[s][0], state.words[e][1]];
