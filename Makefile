@@ -7,8 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests and demo need (espeak-ng: synthetic speech with exact word times;
 # sctk, praat, ffmpeg: the tests read alignadapt's CTM, TextGrid and subtitles with them;
-# fonts-noto-cjk: Chinese, Japanese and Korean words in the report's plots).
-APT_PACKAGES := espeak-ng libsndfile1 sctk praat ffmpeg fonts-noto-cjk
+# fonts-noto-cjk: Chinese, Japanese and Korean words in the report's plots; chromium: the review
+# page's tests and bench drive it headless through Playwright, never a downloaded browser).
+APT_PACKAGES := espeak-ng libsndfile1 sctk praat ffmpeg fonts-noto-cjk chromium
 # Where pip finds torch. Empty: PyPI, whose Linux wheels are built for CUDA 13.0 (NVIDIA driver
 # 580 or newer) and bring the CUDA libraries (several GB). By default make install asks this
 # machine's driver (bench/cuda_builds.py): an older one gets the CUDA 12.8 or 12.6 build
@@ -20,7 +21,7 @@ APT_PACKAGES := espeak-ng libsndfile1 sctk praat ffmpeg fonts-noto-cjk
 TORCH_INDEX ?= $(shell $(PYTHON) bench/cuda_builds.py)
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test test-fast lint format demo-data demo-tests train train-tiny pretrain bench-demo sweep sweep-local bench bench-shar bench-train bench-infer gpu-check gpu-wheels bench-cpu memory clean
+.PHONY: help install system-deps test test-fast lint format demo-data demo-tests train train-tiny pretrain bench-demo sweep sweep-local bench bench-shar bench-train bench-infer bench-review gpu-check gpu-wheels bench-cpu memory clean
 
 help:  ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -89,6 +90,9 @@ bench:  ## data pipeline: audio s/s per worker, padding with/without buckets, me
 
 bench-shar:  ## data at scale: JSONL vs Shar (local, S3 on 127.0.0.1), memory vs corpus size, start-up
 	$(BIN)/python bench/shar_pipeline.py
+
+bench-review:  ## review page: time to first paint (1,000 lines; a 1-hour recording) and server memory
+	$(BIN)/python bench/review_page.py
 
 bench-train:  ## training-step throughput (audio s/s; MFU on a GPU)
 	$(BIN)/python bench/train_step.py

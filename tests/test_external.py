@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alignadapt.evaluation.external import MapError, map_to_units, read_predictions
+from alignadapt.data.external import MapError, map_to_units, read_predictions
 from alignadapt.evaluation.run import evaluate, run_evaluation
 from alignadapt.inference.aligner import AlignerSettings
 from alignadapt.inference.formats import Word, write_alignment

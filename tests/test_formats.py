@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import srt
 
-from alignadapt.evaluation.external import map_to_units, read_predictions
+from alignadapt.data.external import map_to_units, read_predictions
 from alignadapt.inference.formats import Word, write_alignment
 from alignadapt.inference.subtitles import SubtitleSettings, make_cues
 

@@ -19,7 +19,8 @@ LAYERS = (
     "cli",  # `alignadapt COMMAND`
     "demo",  # tiny model, synthetic and espeak-ng corpora: builds training modules
     "training",  # LightningModule, callbacks (long validation aligns, metrics score)
-    "evaluation",  # evaluate.py: runs the aligner, scores, reports
+    "evaluation",  # evaluate.py: runs the aligner, scores, reports (and its static review page)
+    "review_web",  # the review page: session, server, peaks; reads other tools via data
     "inference",  # the alignment service, long recordings, output formats, pseudo-labels
     "data",  # audio, manifests, the DataModule: loads the model's processor
     "model",  # loading, LoRA, prompt, decoding, model references

@@ -4,8 +4,9 @@ The commands between `<!-- user-path:start -->` and `<!-- user-path:end -->` in 
 read and run in a fresh folder holding 10 recordings and their transcripts (no timestamps):
 `alignadapt ...` through the command-line entry, `python X.py ...` through the same Hydra
 config and task as the script, with a few test-only overrides appended (2 training steps,
-no progress bars). The person's Praat correction is played by rewriting one exported TextGrid
-with the recording's exact word times.
+no progress bars). The person's work on the review page (`alignadapt review serve`) is played
+through the page's own requests to the real server: the first line gets the recording's exact
+word times, every line is accepted.
 """
 
 from __future__ import annotations
@@ -81,21 +82,42 @@ def run(command: str, variables: dict[str, str]) -> None:
         run_script(words[1].removesuffix(".py"), words[2:])
 
 
-def correct_one_textgrid(review: Path, truth: dict[str, list]) -> str:
-    """What the person does in Praat: the first exported TextGrid gets the exact times."""
-    from praatio import textgrid
-    from praatio.utilities.constants import Interval
+def review_on_the_page(command: str, truth: dict[str, list]) -> str:
+    """What the person does on `alignadapt review serve`'s page, through the same requests the
+    page makes: the first line (least confident) gets the exact times, every line is accepted.
+    The server is the command's own (cli.review.start_server), serving in a thread."""
+    import argparse
+    import threading
+    import urllib.request
 
-    entry = json.loads((review / "review.jsonl").read_text().splitlines()[0])
-    stem = Path(entry["audio_path"]).stem
-    grid = textgrid.openTextgrid(str(review / entry["textgrid"]), includeEmptyIntervals=False)
-    tier = grid.getTier("words")
-    words = [e.label for e in tier.entries]
-    fixed = [Interval(s, e, w) for w, (s, e) in zip(words, truth[stem], strict=True)]
-    new = textgrid.Textgrid(minTimestamp=0.0, maxTimestamp=grid.maxTimestamp)
-    new.addTier(textgrid.IntervalTier("words", fixed, 0.0, grid.maxTimestamp))
-    new.save(str(review / entry["textgrid"]), format="long_textgrid", includeBlankSpaces=True)
-    return stem
+    from alignadapt.cli import review as review_cli
+    from alignadapt.review_web.server import url_of
+
+    parser = argparse.ArgumentParser()
+    review_cli.add_arguments(parser)
+    server, session, lock = review_cli.start_server(parser.parse_args(shlex.split(command)[2:]))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def call(path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        with urllib.request.urlopen(url_of(server) + path, data, timeout=60) as answer:
+            return json.load(answer)
+
+    corrected = None
+    try:
+        for item in call("api/lines")["items"]:
+            line = call(f"api/line/{item['id']}")
+            loaded = [[w["start"], w["end"]] for w in line["rows"][0]["words"]]
+            words = loaded
+            if corrected is None:
+                corrected = item["name"]
+                words = [list(span) for span in truth[corrected]]
+            save = {"revision": line["revision"], "loaded": loaded, "words": words}
+            call(f"api/save/{item['id']}", save)
+    finally:
+        server.shutdown()
+        review_cli.stop_server(server, session, lock)
+    return corrected
 
 
 def test_readme_unlabelled_path_runs_as_written(corpus, tmp_path, monkeypatch, capsys):
@@ -116,12 +138,13 @@ def test_readme_unlabelled_path_runs_as_written(corpus, tmp_path, monkeypatch, c
 
     variables = {"BASE": str(ROOT / "models" / "demo-base")}
     for command in commands[1:]:
-        if command.startswith("alignadapt review import"):
-            corrected = correct_one_textgrid(Path("med/review"), truth)
+        if command.startswith("alignadapt review serve"):
+            corrected = review_on_the_page(command, truth)
+            continue
         run(command, variables)
 
     out = capsys.readouterr().out
-    # pseudo-labels name their model; references name the TextGrid a person saved
+    # pseudo-labels name their model; references name the line a person checked on the page
     pseudo = [json.loads(x) for x in Path("med/train_pseudo.jsonl").read_text().splitlines()]
     assert {r["alignment"]["model"] for r in pseudo} == {variables["BASE"]}
     refs = [json.loads(x) for x in Path("med/test_ref.jsonl").read_text().splitlines()]
@@ -131,7 +154,7 @@ def test_readme_unlabelled_path_runs_as_written(corpus, tmp_path, monkeypatch, c
     got = [t for w in fixed["words"] for t in (w["start"], w["end"])]
     assert got == pytest.approx(
         [t for span in truth[corrected] for t in span], abs=2e-3
-    )  # TextGrid times round to 0.1 ms
+    )  # the page keeps 0.1 ms
     assert "1 corrected by hand" in out
     # train wrote its adapter with a real model card, checked the test set, and said where
     card = Path("runs/med/adapter/README.md").read_text()

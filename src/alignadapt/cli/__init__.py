@@ -38,7 +38,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "review": (
         "alignadapt.cli.review",
-        "least confident alignments out as TextGrids, checked ones back as references",
+        "check alignments: in the browser (serve), or as Praat TextGrids (export, import)",
     ),
     "demo-data": (
         "alignadapt.cli.demo_data",

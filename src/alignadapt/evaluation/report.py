@@ -4,7 +4,7 @@ A column is one model decoded one way (`base`, `adapted`, or `adapted/subclass` 
 decodings are reported). Errors are matched by unit index over every start and end
 (the README's "Evaluation"); every number is computed over the utterances whose unit count matches the
 reference; the others are listed per line in `mismatched`, never dropped silently. A column
-from another tool (evaluation/external.py) covers the utterances it could be mapped on: its
+from another tool (data/external.py) covers the utterances it could be mapped on: its
 figures are over those, its difference to the base over the utterances both have, and the
 rest are listed per column.
 """

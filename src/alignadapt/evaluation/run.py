@@ -2,7 +2,7 @@
 
 Each model runs over the manifest's requests in one call (`Aligner.align_many`),
 each decoding asked for becomes a column, every prediction set from another tool
-(`predictions`, evaluation/external.py) becomes a column too, and `write_report` writes
+(`predictions`, data/external.py) becomes a column too, and `write_report` writes
 metrics.json, the table, words.csv and the plots into one folder, and logs them to W&B when
 a W&B logger is given.
 """
@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.audio import load_audio
+from ..data.external import MapError, map_to_units, read_predictions, words_for
 from ..data.manifest import Utterance, iter_manifest
 from ..inference.aligner import Aligner, AlignerSettings, AlignRequest
 from ..inference.batching import in_input_order, sorted_map
@@ -26,8 +27,8 @@ from ..inference.service import Prepared
 from ..model.decoding import Decoded
 from ..model.prompt import split_units
 from ..model.reference import load_processor, read_reference
+from ..review_web.static_page import write_review_page
 from ..tasks import TaskResult
-from .external import MapError, map_to_units, read_predictions, words_for
 from .listening import donor_audios, summarize_listening, verdict
 from .metrics import slot_errors_ms
 from .naive import naive_align
@@ -357,6 +358,7 @@ def write_report(
         images[f"worst_{rank + 1}"] = plot_timeline(
             r, columns, load_audio(r.audio_path), plots / f"worst_{rank + 1}.png", title=title
         )
+    write_review_page(out_dir, results, columns)  # review/index.html: each model's worst lines
     log_to_wandb(loggers, metrics, images, results, columns)
 
 

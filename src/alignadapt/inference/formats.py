@@ -8,7 +8,7 @@ after), so "dyspnoea." and "«Objection" come back as written.
 
 Formats, each checked in the tests with the program that reads it:
 - JSON: alignadapt's own (the README's "Align output" documents the shape), per-word
-  confidence and flags; `evaluation/external.py` reads it back.
+  confidence and flags; `data/external.py` reads it back.
 - Praat TextGrid: one `words` interval tier, written with praatio; Praat opens it.
 - SRT and WebVTT: subtitle cues cut at punctuation and pauses (`subtitles.py`); ffmpeg
   converts them.

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.importers import (
+from .importers import (
     CTM_CHANNELS,
     SILENCE_LABELS,
     ImportProblem,
