@@ -35,8 +35,9 @@ from ..data.manifest import (
     to_record,
     write_jsonl,
 )
-from ..inference.formats import Word, flag_alignment
+from ..inference.formats import Word
 from ..inference.review import line_confidence
+from ..inference.service import flag_alignment
 from .rows import mean_abs_ms, word_row
 
 TOOL = "alignadapt review serve"
