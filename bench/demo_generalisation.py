@@ -104,40 +104,26 @@ def main() -> None:
                     "listening": round(listening["ratio"], 2),
                 }
             )
-    lines = [
+
+    def grid(title: str, cell) -> list[str]:
+        """A language x bucket Markdown table of `cell(row)`."""
+        out = [title, "", "| language | " + " | ".join(args.buckets) + " |"]
+        out.append("|---|" + "---|" * len(args.buckets))
+        for lang in args.languages:
+            cells = [cell(r) for r in rows if r["language"] == lang]
+            out.append(f"| {lang} | " + " | ".join(cells) + " |")
+        return out
+
+    lines = grid(
         f"AAS (ms) base / naive (base within 100 ms) - model {args.model}",
-        "",
-        "| language | " + " | ".join(args.buckets) + " |",
-        "|---|" + "---|" * len(args.buckets),
-    ]
-    for lang in args.languages:
-        cells = [r for r in rows if r["language"] == lang]
-        lines.append(
-            f"| {lang} | "
-            + " | ".join(
-                f"{r['base_ms']:.0f} / {r['naive_ms']:.0f} ({100 * r['base_within_100ms']:.0f}%)"
-                for r in cells
-            )
-            + " |"
-        )
+        lambda r: f"{r['base_ms']:.0f} / {r['naive_ms']:.0f} ({100 * r['base_within_100ms']:.0f}%)",
+    )
     wins = sum(r["base_ms"] < r["naive_ms"] for r in rows)
     lines += ["", f"base beats naive in {wins} of {len(rows)} cells", ""]
-    lines += [
+    lines += grid(
         "Listening: AAS with another recording's audio / with its own (x; 1.0 = deaf)",
-        "",
-        "| language | " + " | ".join(args.buckets) + " |",
-        "|---|" + "---|" * len(args.buckets),
-    ]
-    for lang in args.languages:
-        cells = [r for r in rows if r["language"] == lang]
-        lines.append(
-            f"| {lang} | "
-            + " | ".join(
-                f"{r['withheld_ms']:.0f} / {r['base_ms']:.0f} ({r['listening']:.1f}x)"
-                for r in cells
-            )
-            + " |"
-        )
+        lambda r: f"{r['withheld_ms']:.0f} / {r['base_ms']:.0f} ({r['listening']:.1f}x)",
+    )
     hearing = sum(r["listening"] >= 3.0 for r in rows)
     lines += [
         "",
