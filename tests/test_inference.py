@@ -89,3 +89,38 @@ def test_validation_decodes_with_the_configured_decoding(tiny_dir):
     assert [np.round(d.times * 1000).tolist() for d in arg] == [[800, 960]] * 2
     with pytest.raises(ValueError, match="model.decoding"):
         make("beam")
+
+
+def test_ctc_has_frames_enough_to_spell_fast_speech(tiny_dir):
+    """Five text tokens on two 80 ms audio tokens: at one CTC frame a token the path is
+    impossible and `zero_infinity` turns the loss into 0 (no gradient at all); at four
+    frames a token the loss is finite and reaches the decoder's states."""
+    from alignadapt.training.module import AlignerModule
+
+    def make(frames: int) -> AlignerModule:
+        torch.manual_seed(0)
+        return AlignerModule(
+            pretrained=str(tiny_dir),
+            lora={"name": "decoder_attn"},
+            optimizer=lambda params: torch.optim.SGD(params, lr=0.1),
+            ctc_weight=0.3,
+            ctc_frames=frames,
+        )
+
+    one = make(1)
+    text = [
+        t
+        for t in one.processor.tokenizer("the patient presents")["input_ids"]
+        if t not in one._special_ids.tolist()
+    ][:5]
+    assert len(text) == 5
+    ids = torch.tensor([[one.audio_token_id] * 2 + text])
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    hidden = torch.randn(1, ids.shape[1], one.ctc_head.in_features, requires_grad=True)
+    assert one.ctc_loss(hidden, inputs).item() == 0.0
+    four = make(4)
+    assert four.ctc_head.out_features == 4 * one.ctc_head.out_features
+    loss = four.ctc_loss(hidden, inputs)
+    assert torch.isfinite(loss) and loss.item() > 0
+    loss.backward()
+    assert hidden.grad[0, :2].abs().sum() > 0 and hidden.grad[0, 2:].abs().sum() == 0
