@@ -124,3 +124,37 @@ def test_ctc_has_frames_enough_to_spell_fast_speech(tiny_dir):
     assert torch.isfinite(loss) and loss.item() > 0
     loss.backward()
     assert hidden.grad[0, :2].abs().sum() > 0 and hidden.grad[0, 2:].abs().sum() == 0
+
+
+def test_frame_targets_name_the_tokens_spoken_at_each_audio_token(tiny_dir):
+    """Audio token k is class k: a unit from class 1 to 3 marks tokens 1 and 2 with its text
+    tokens, a zero-length unit still marks its start, silence and unlabelled units mark
+    nothing; the loss reaches only the audio tokens' states."""
+    from alignadapt.training.module import AlignerModule
+
+    torch.manual_seed(0)
+    module = AlignerModule(
+        pretrained=str(tiny_dir),
+        lora={"name": "decoder_attn"},
+        optimizer=lambda params: torch.optim.SGD(params, lr=0.1),
+        frame_weight=1.0,
+    )
+    tok = module.processor.tokenizer
+    special = module._special_ids.tolist()
+    a, b, c = (
+        [t for t in tok(w)["input_ids"] if t not in special] for w in ("the", "patient", "x")
+    )
+    ts, audio = module.timestamp_token_id, module.audio_token_id
+    ids = [audio] * 6 + a + [ts, ts] + b + [ts, ts] + c + [ts, ts]
+    labels = [-100] * len(ids)
+    slots = [i for i, t in enumerate(ids) if t == ts]
+    for slot, cls in zip(slots, [1, 3, 4, 4, -100, -100], strict=True):
+        labels[slot] = cls
+    target = module.frame_targets(torch.tensor([ids]), torch.tensor([labels]))
+    assert target.shape == (6, module.frame_head.out_features)
+    marked = [sorted(torch.nonzero(row).squeeze(1).tolist()) for row in target]
+    assert marked == [[], sorted(set(a)), sorted(set(a)), [], sorted(set(b)), []]
+    inputs = {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids))}
+    hidden = torch.randn(1, len(ids), module.frame_head.in_features, requires_grad=True)
+    module.frame_loss(hidden, inputs, torch.tensor([labels])).backward()
+    assert hidden.grad[0, :6].abs().sum(dim=1).gt(0).all() and hidden.grad[0, 6:].abs().sum() == 0

@@ -62,6 +62,7 @@ class AlignerModule(L.LightningModule):
         listening_check: bool = True,  # val/: the error with the audio withheld (evaluation/listening.py)
         ctc_weight: float = 0.0,  # > 0 (pretraining): CTC of the units' tokens at the audio tokens
         ctc_frames: int = 4,  # CTC frames per audio token: 80 ms tokens are too few to spell text
+        frame_weight: float = 0.0,  # > 0 (pretraining): each audio token names the tokens spoken in it
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
@@ -125,7 +126,23 @@ class AlignerModule(L.LightningModule):
             self.ctc_head = torch.nn.Linear(text.hidden_size, ctc_frames * classes)
             special = set(self.processor.tokenizer.all_special_ids)
             special |= {self.timestamp_token_id, self.audio_token_id}
+        # A second auxiliary loss, dense and local where CTC is a sequence (which sat in its
+        # all-blank plateau for thousands of steps): each audio token's state predicts the set
+        # of text tokens of the unit being spoken at it (none in silence), from the reference
+        # times. It asks the audio path the aligner's own question, which word is where.
+        self.frame_weight = frame_weight
+        self.frame_head = None
+        if frame_weight > 0:
+            text = base.config.text_config
+            self.frame_head = torch.nn.Linear(text.hidden_size, text.vocab_size)
+            # starts near the targets' sparsity (a few of ~400 tokens a frame): at bias 0 every
+            # frame would cost ~280 nats and its first gradients would shake the base's weights
+            torch.nn.init.constant_(self.frame_head.bias, -5.0)
+        if ctc_weight > 0 or frame_weight > 0:
+            special = set(self.processor.tokenizer.all_special_ids)
+            special |= {self.timestamp_token_id, self.audio_token_id}
             self.register_buffer("_special_ids", torch.tensor(sorted(special)), persistent=False)
+            self._special_list = special
 
     # ---- forward and loss -------------------------------------------------------------
     @property
@@ -159,6 +176,44 @@ class AlignerModule(L.LightningModule):
             reduction="mean",
             zero_infinity=True,
         )
+
+    def frame_targets(self, input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Multi-hot targets (audio tokens in batch, vocab): audio token k (80 ms from k x 80 ms,
+        which is class k) holds the text tokens of every unit whose [start, end) covers it.
+
+        The prompt reads `<audio...> unit <ts><ts> unit <ts><ts>`; each unit's two slots hold
+        its start and end classes. Needs one encoder chunk a call (the demo's n_window 1600),
+        where audio token k is class k.
+        """
+        rows = []
+        vocab = self.frame_head.out_features
+        for ids, row_labels in zip(input_ids.tolist(), labels.tolist(), strict=True):
+            frames = sum(1 for i in ids if i == self.audio_token_id)
+            target = torch.zeros(frames, vocab)
+            unit, bounds = [], []
+            for i, label in zip(ids, row_labels, strict=True):
+                if i == self.timestamp_token_id:
+                    bounds.append(label)
+                    if len(bounds) == 2:
+                        start, end = bounds
+                        if start >= 0 and end >= 0 and unit:
+                            target[start : max(end, start + 1), unit] = 1.0
+                        unit, bounds = [], []
+                elif i not in self._special_list:
+                    unit.append(i)
+            rows.append(target)
+        return torch.cat(rows)
+
+    def frame_loss(
+        self, hidden: torch.Tensor, inputs: dict[str, torch.Tensor], labels
+    ) -> torch.Tensor:
+        """Binary cross-entropy of `frame_targets`, summed over the vocabulary and averaged over
+        audio tokens."""
+        states = hidden[inputs["input_ids"] == self.audio_token_id]
+        logits = self.frame_head(states).float()
+        targets = self.frame_targets(inputs["input_ids"], labels).to(logits.device)
+        bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum")
+        return bce / max(len(states), 1)
 
     def summed_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The loss summed over slots: hard cross-entropy, or soft (a Gaussian over nearby classes).
@@ -200,6 +255,10 @@ class AlignerModule(L.LightningModule):
             ctc = self.ctc_loss(hidden, inputs)
             self.log("train/ctc_loss", ctc, batch_size=len(batch["keys"]), sync_dist=world > 1)
             loss = loss + self.ctc_weight * ctc
+        if self.frame_head is not None:
+            frame = self.frame_loss(hidden, inputs, batch["labels"])
+            self.log("train/frame_loss", frame, batch_size=len(batch["keys"]), sync_dist=world > 1)
+            loss = loss + self.frame_weight * frame
         self._audio_seconds = batch["audio_seconds"]
         return loss
 
@@ -324,8 +383,9 @@ class AlignerModule(L.LightningModule):
     # ---- optimisation ----------------------------------------------------------------
     def configure_optimizers(self):
         params = [p for p in self.net.parameters() if p.requires_grad]
-        if self.ctc_head is not None:
-            params += list(self.ctc_head.parameters())
+        for head in (self.ctc_head, self.frame_head):
+            if head is not None:
+                params += list(head.parameters())
         optimizer = self.optimizer_factory(params=params)
         if self.scheduler_factory is None:
             return optimizer
@@ -366,8 +426,9 @@ class AlignerModule(L.LightningModule):
     # ---- checkpoints: only what trains -----------------------------------------------
     def trainable_state_keys(self) -> set[str]:
         keys = {f"net.{n}" for n, p in self.net.named_parameters() if p.requires_grad}
-        if self.ctc_head is not None:  # trained, so resumed with the run (never exported)
-            keys |= {f"ctc_head.{n}" for n, _ in self.ctc_head.named_parameters()}
+        for name in ("ctc_head", "frame_head"):  # trained, so resumed with the run (never exported)
+            if getattr(self, name) is not None:
+                keys |= {f"{name}.{n}" for n, _ in getattr(self, name).named_parameters()}
         return keys
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
