@@ -213,3 +213,27 @@ def test_ddp_matches_one_process_on_the_same_global_batch(make_cfg, tmp_path):
         assert torch.allclose(a[key], b[key], rtol=1e-4, atol=1e-5), key
         moved = max(moved, float(a[key].abs().max()))
     assert moved > 0  # the adapters did train (lora_B starts at zero)
+
+
+def test_pretraining_losses_train_and_stay_out_of_the_model(make_cfg, tmp_path):
+    """The auxiliary CTC and frame losses run in train.py, their heads resume with the run
+    and never reach the exported model; the frame loss refuses a model of several chunks."""
+    aux = ["lora=none", "model.ctc_weight=0.3", "model.frame_weight=0.3"]
+    from hydra.errors import InstantiationException
+
+    with pytest.raises(InstantiationException, match=r"n_window >= 800 \(model.tiny.n_window\)"):
+        train(make_cfg([*steps(1), *aux]))
+    one_chunk = ["+model.tiny.n_window=800", f"model.pretrained={tmp_path / 'tiny-800'}"]
+    _, run = train(make_cfg([*steps(2), *aux, *one_chunk]))
+    rows = [r for r in metric_rows(run) if r.get("train/frame_loss")]
+    assert len(rows) == 2
+    assert all(0 < float(r["train/frame_loss"]) < 1e3 for r in rows)
+    assert all(0 < float(r["train/ctc_loss"]) < 1e3 for r in rows)
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    heads = {k.split(".")[0] for k in ckpt["state_dict"] if not k.startswith("net.")}
+    assert heads == {"ctc_head", "frame_head"}
+    from safetensors import safe_open
+
+    with safe_open(run / "adapter" / "model.safetensors", "pt") as f:
+        names = f.keys()
+    assert names and not [k for k in names if "ctc_head" in k or "frame_head" in k]

@@ -133,6 +133,17 @@ class AlignerModule(L.LightningModule):
         self.frame_weight = frame_weight
         self.frame_head = None
         if frame_weight > 0:
+            fe = self.processor.feature_extractor
+            chunk_s = 2 * fe.n_window * fe.hop_length / fe.sampling_rate
+            call_s = base.config.num_labels * self.class_ms / 1000.0
+            if chunk_s < call_s:
+                raise ValueError(
+                    f"model.frame_weight needs one audio encoder chunk a call (audio token k = "
+                    f"class k): this model's chunk is {chunk_s:g} s (n_window {fe.n_window}) and "
+                    f"its calls reach {call_s:g} s; build it with n_window >= "
+                    f"{int(call_s * fe.sampling_rate / fe.hop_length / 2 + 0.999)} "
+                    "(model.tiny.n_window) or set model.frame_weight=0"
+                )
             text = base.config.text_config
             self.frame_head = torch.nn.Linear(text.hidden_size, text.vocab_size)
             # starts near the targets' sparsity (a few of ~400 tokens a frame): at bias 0 every
