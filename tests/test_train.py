@@ -213,3 +213,18 @@ def test_ddp_matches_one_process_on_the_same_global_batch(make_cfg, tmp_path):
         assert torch.allclose(a[key], b[key], rtol=1e-4, atol=1e-5), key
         moved = max(moved, float(a[key].abs().max()))
     assert moved > 0  # the adapters did train (lora_B starts at zero)
+
+
+def test_global_batch_is_logged_in_the_unit_that_sets_the_batch(make_cfg, capsys):
+    """With data.padded_seconds the batch is a budget of padded audio seconds, not
+    data.batch_size utterances: printed and logged as such."""
+    cfg = make_cfg([*steps(1), "data.padded_seconds=16", "trainer.accumulate_grad_batches=2"])
+    _, run = train(cfg)
+    assert (
+        "global batch: 16.0 padded audio seconds per device x 1 devices x 1 nodes x 2 "
+        "accumulation = 32 padded audio seconds per optimizer step"
+    ) in capsys.readouterr().out
+    logged = (run / "csv" / "hparams.yaml").read_text()
+    assert (
+        "global_batch: 32.0\n" in logged and "global_batch_unit: padded audio seconds\n" in logged
+    )
