@@ -221,10 +221,10 @@ def test_global_batch_is_logged_in_the_unit_that_sets_the_batch(make_cfg, capsys
     cfg = make_cfg([*steps(1), "data.padded_seconds=16", "trainer.accumulate_grad_batches=2"])
     _, run = train(cfg)
     assert (
-        "global batch: 16.0 padded audio seconds per device x 1 devices x 1 nodes x 2 "
+        "global batch: 16 padded audio seconds per device x 1 devices x 1 nodes x 2 "
         "accumulation = 32 padded audio seconds per optimizer step"
     ) in capsys.readouterr().out
     logged = (run / "csv" / "hparams.yaml").read_text()
     assert (
-        "global_batch: 32.0\n" in logged and "global_batch_unit: padded audio seconds\n" in logged
+        "global_batch: 32\n" in logged and "global_batch_unit: padded audio seconds\n" in logged
     )
