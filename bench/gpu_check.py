@@ -15,8 +15,8 @@ token ids ship with the project (src/alignadapt/model/qwen3_forced_aligner_0.6b_
 2. Experiments (`medical_lora`, `qwen3_16gb`, `qwen3_80gb`): each trained by train.py's own
    task on a random-weight copy of the real architecture at full depth, at its configured
    batch, accumulation, precision and checkpointing, on noise pieces of 60-100% of its
-   `data.max_duration` (real padding), for --steps optimizer steps, then one validation
-   batch; the adapter is saved, reloaded with `Aligner.load`, and must give the trained
+   longest item (`data.max_duration`, else the model's longest call: real padding), for
+   --steps optimizer steps, then one validation batch; the adapter is saved, reloaded with `Aligner.load`, and must give the trained
    module's logits. Peak memory in training and in validation against the planner, seconds
    per batch, audio seconds per second, and MFU (FLOPs counted as in bench/train_step.py,
    recomputation not counted; the card's dense bf16 peak looked up from its name).
@@ -305,6 +305,15 @@ def compose_experiment(name: str, overrides: list[str], out_dir: Path):
     return cfg
 
 
+def real_longest_item(requested) -> float:
+    """The longest training item of the real model, as the data module derives it at setup."""
+    from alignadapt.model.architecture import real_config
+    from alignadapt.model.timing import longest_item
+
+    config = real_config()
+    return longest_item(config.num_labels, config.timestamp_segment_time, requested)
+
+
 def check_experiment(name, base: Path, work: Path, device, peak, quick, steps):
     """Train experiment NAME for `steps` optimizer steps with train.py's task, measure it and
     reload its adapter: (the table's row, the problems found)."""
@@ -314,7 +323,7 @@ def check_experiment(name, base: Path, work: Path, device, peak, quick, steps):
     batch, eval_batch = probe.data.batch_size, probe.data.eval_batch_size
     accumulate = probe.trainer.accumulate_grad_batches
     checkpointing = bool(probe.model.gradient_checkpointing)
-    longest = 6.0 if quick else float(probe.data.max_duration)
+    longest = 6.0 if quick else real_longest_item(probe.data.max_duration)
     batches = steps * accumulate
     pieces = noise_pieces(work / "audio" / name, batches * batch + eval_batch, longest)
     train_lines, val_lines = pieces[: batches * batch], pieces[batches * batch :]

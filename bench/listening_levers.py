@@ -8,7 +8,7 @@ A small, fast stand-in for the demo pretraining: the tiny aligner (every weight 
 budget per run. Each run changes one thing against the recipe of the first demo base
 (transformers' initialisation, narrow silences, 1 s encoder chunks): the audio front end's
 initialisation (`model.tiny.front_end_ratio`), silences that text and length cannot predict
-(`data.synthetic.lead_s`), absolute audio positions (`model.tiny.n_window`), then all of them.
+(`data.source.spec.lead_s`), absolute audio positions (`model.tiny.n_window`), then all of them.
 It reports validation AAS with the audio and with another recording's in its place (the
 listening check, evaluation/listening.py). Prints a Markdown table and writes it with the raw
 numbers to logs/listening_levers/<stamp>/levers.{md,json}.
@@ -30,13 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-FIRST_BASE = ["+model.tiny.front_end_ratio=0.0", "data.synthetic.lead_s=[0.1,0.5]"]
+FIRST_BASE = ["+model.tiny.front_end_ratio=0.0", "data.source.spec.lead_s=[0.1,0.5]"]
 LEVERS: dict[str, list[str]] = {
     "first base's recipe": FIRST_BASE,
-    "front end init": ["data.synthetic.lead_s=[0.1,0.5]"],
-    "wide silences": ["+model.tiny.front_end_ratio=0.0", "data.synthetic.lead_s=[0.0,3.0]"],
+    "front end init": ["data.source.spec.lead_s=[0.1,0.5]"],
+    "wide silences": ["+model.tiny.front_end_ratio=0.0", "data.source.spec.lead_s=[0.0,3.0]"],
     "absolute positions": [*FIRST_BASE, "+model.tiny.n_window=800"],
-    "all three": ["data.synthetic.lead_s=[0.0,3.0]", "+model.tiny.n_window=800"],
+    "all three": ["data.source.spec.lead_s=[0.0,3.0]", "+model.tiny.n_window=800"],
 }
 
 
@@ -59,10 +59,10 @@ def train_one(name: str, overrides: list[str], steps: int, work: Path) -> dict:
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
         f"model.pretrained={work / slug / 'model'}",
-        f"data.synthetic_dir={work / 'data' / slug}",
-        "data.synthetic.n_train=96",
-        "data.synthetic.min_words=1",
-        "data.synthetic.max_words=1",
+        f"data.source.out_dir={work / 'data' / slug}",
+        "data.source.spec.n_train=96",
+        "data.source.spec.min_words=1",
+        "data.source.spec.max_words=1",
         "data.batch_size=8",
         "model.scheduler.num_warmup_steps=10",
         "trainer.max_epochs=-1",

@@ -6,8 +6,9 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from alignadapt.model.architecture import meta_aligner
+from alignadapt.model.architecture import meta_aligner, real_config
 from alignadapt.model.lora import LoraSpec, apply_lora, count_parameters
+from alignadapt.model.timing import longest_item
 
 from .conftest import CONF, compose_train
 
@@ -26,10 +27,12 @@ def test_every_experiment_composes(experiment, tmp_path, shared_dir):
         "alignadapt.training.module.AlignerModule",
         "alignadapt.demo.tiny.TinyAlignerModule",
     )
-    assert container["data"]["_target_"] in (
-        "alignadapt.data.datamodule.AlignDataModule",
-        "alignadapt.demo.synthetic.SyntheticDataModule",
-        "alignadapt.demo.stream.BroadDataModule",
+    assert container["data"]["_target_"] == "alignadapt.data.datamodule.AlignDataModule"
+    assert (container["data"].get("source") or {}).get("_target_") in (
+        None,
+        "alignadapt.data.shard_source.ShardSource",
+        "alignadapt.demo.synthetic.SyntheticSource",
+        "alignadapt.demo.stream.BroadSource",
     )
     LoraSpec(**container["lora"])
 
@@ -45,7 +48,9 @@ def test_medical_lora_is_the_reference_recipe(tmp_path, shared_dir):
     assert cfg.model.pretrained == "Qwen/Qwen3-ForcedAligner-0.6B-hf"
     assert (cfg.trainer.max_epochs, cfg.trainer.accumulate_grad_batches) == (5, 2)
     assert (cfg.trainer.val_check_interval, cfg.trainer.check_val_every_n_epoch) == (400, None)
-    assert cfg.data.batch_size == 4 and cfg.data.max_duration == 180.0
+    assert cfg.data.batch_size == 4 and cfg.data.max_duration is None  # derived at setup:
+    config = real_config()  # the model's longest call, the official pipeline's 180 s
+    assert longest_item(config.num_labels, config.timestamp_segment_time) == 180.0
     assert cfg.model.dtype == "bfloat16" and cfg.model.gradient_checkpointing is True
     assert cfg.model.head_dropout == 0.0  # the released head has no dropout
     assert cfg.model.optimizer.lr == 1e-4 and cfg.model.scheduler.num_warmup_steps == 100

@@ -116,17 +116,17 @@ def test_the_stream_is_a_function_of_seed_epoch_and_index(processor):
 
 @needs_espeak
 def test_broad_datamodule_collates_labelled_batches(tiny_dir):
-    from alignadapt.demo.stream import BroadDataModule
+    from alignadapt.data.datamodule import AlignDataModule
+    from alignadapt.demo.stream import BroadSource
 
-    dm = BroadDataModule(
-        str(tiny_dir),
+    source = BroadSource(
         steps_per_epoch=2,
         val_batches=1,
         batch_seconds=6.0,
-        num_workers=0,
         buckets=[[1.0, 3.0]],
         languages={"en": 1.0, "zh": 1.0},
     )
+    dm = AlignDataModule(str(tiny_dir), source=source, num_workers=0, eval_batch_size=8)
     dm.setup("fit")
     train = list(dm.train_dataloader())
     assert len(train) == 2

@@ -50,10 +50,10 @@ def stand_ins(tiny_dir, corpus, streamed: bool = False) -> list[str]:
         return [
             *common,
             "data.num_workers=0",
-            "data.batch_seconds=6.0",
-            "data.buckets=[[1.0,3.0]]",
-            "data.languages={en: 1.0}",
-            "data.val_batches=1",
+            "data.source.batch_seconds=6.0",
+            "data.source.buckets=[[1.0,3.0]]",
+            "data.source.languages={en: 1.0}",
+            "data.source.val_batches=1",
         ]
     return [
         *common,

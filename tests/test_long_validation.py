@@ -55,7 +55,8 @@ def test_validation_scores_long_recordings_through_the_align_path(make_cfg, corp
         ]
     assert len(logged) == 1  # the validation at step 2 (the sanity check is not scored)
     # the same figure from the saved adapter through alignadapt's one long-recording path
-    aligner = Aligner.load(result.outputs["run"] / "adapter", settings=AlignerSettings(window=15.9))
+    aligner = Aligner.load(result.outputs["run"] / "adapter", settings=AlignerSettings())
+    assert aligner.window_s == 15.92  # the aligner's window: the tiny model's 199 x 80 ms
     units = split_units(aligner.processor, text, "English")
     got = aligner.align_file(audio, units)
     assert len(got.pieces) >= 2

@@ -154,7 +154,7 @@ def test_datamodule_budget_mode_knows_its_steps_and_repeats_for_a_seed(tiny_dir,
             str(tiny_dir),
             train_manifest=str(corpus["train"]),
             val_manifest=str(corpus["val"]),
-            max_seconds=12.0,
+            padded_seconds=12.0,
             max_duration=6.0,
             seed=seed,
         )

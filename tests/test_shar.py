@@ -218,12 +218,15 @@ def test_resume_with_two_loader_workers_continues_exactly(tmp_path, labelled, sp
 def test_shar_datamodule_states_what_it_needs(tmp_path, labelled, split, tiny_dir, corpus):
     from types import SimpleNamespace
 
-    from alignadapt.data.shar_datamodule import ShardDataModule
+    from alignadapt.data.datamodule import AlignDataModule
+    from alignadapt.data.shard_source import ShardSource
+
+    def shards(**kw):
+        source = ShardSource(str(tmp_path / "shards"), summed_seconds=8.0)
+        return AlignDataModule(str(tiny_dir), source=source, **kw)
 
     write_shards(labelled, tmp_path / "shards", split, shard_size=20, progress=False)  # 3 shards
-    dm = ShardDataModule(
-        str(tiny_dir), str(tmp_path / "shards"), val_manifest=str(corpus["val"]), max_seconds=8.0
-    )
+    dm = shards(val_manifest=str(corpus["val"]), max_duration=6.0, num_workers=2)
     dm.trainer = SimpleNamespace(max_steps=-1, world_size=1, global_rank=0)
     with pytest.raises(ValueError, match="set trainer.max_steps"):
         dm.setup("fit")
@@ -232,7 +235,7 @@ def test_shar_datamodule_states_what_it_needs(tmp_path, labelled, split, tiny_di
     with pytest.raises(ValueError, match="3 shard\\(s\\) for 4 readers"):
         dm.train_dataloader()  # 2 ranks x 2 workers
     with pytest.raises(ValueError, match="2 rank\\(s\\) x 2 worker\\(s\\), this run on 1 x 3"):
-        ShardDataModule(str(tiny_dir), str(tmp_path / "shards"), num_workers=3).load_state_dict(
+        shards(num_workers=3).load_state_dict(
             {"batches": 5, "world_size": 2, "num_workers": 2, "train_shards": "x"}
         )
     dm.num_workers = 1

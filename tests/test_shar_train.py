@@ -44,15 +44,15 @@ def recorded(folder: Path, rank: int = 0) -> list[list[str]]:
 def shar_overrides(location: str, val: Path, steps: int, recorder: Path, **extra) -> list[str]:
     out = [
         "data=shar",
-        f"data.train_shards={location}",
+        f"data.source.train_shards={location}",
         f"data.val_manifest={val}",
         "data.num_workers=0",
-        "data.max_seconds=8",
+        "data.source.summed_seconds=8",
         "data.max_duration=6",
-        "data.buffer_size=16",
-        "data.num_buckets=4",
+        "data.source.buffer_size=16",
+        "data.source.num_buckets=4",
         "data.seed=7",
-        "data.retry_backoff=0.0",
+        "data.source.retry_backoff=0.0",
         "trainer.max_epochs=-1",
         "trainer.check_val_every_n_epoch=null",
         f"trainer.max_steps={steps}",
@@ -111,7 +111,7 @@ def test_store_outage_stops_clearly_and_resume_loses_and_repeats_nothing(
     OUTAGE["server"] = s3
     try:
         common = {
-            "data.read_retries": 1,
+            "data.source.read_retries": 1,
             "callbacks.model_checkpoint.monitor": "null",
             "callbacks.model_checkpoint.save_top_k": 1,
             "callbacks.model_checkpoint.every_n_train_steps": 2,
@@ -127,7 +127,7 @@ def test_store_outage_stops_clearly_and_resume_loses_and_repeats_nothing(
         OUTAGE.clear()
     s3.faults.down = False
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
-    state = torch.load(last, weights_only=True)["ShardDataModule"]
+    state = torch.load(last, weights_only=True)["AlignDataModule"]
     trained_before = recorded(tmp_path / "keys1")
     assert state["batches"] in (2, 4) and len(trained_before) >= state["batches"]
 

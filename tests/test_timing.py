@@ -1,7 +1,14 @@
 import pytest
 import torch
 
-from alignadapt.model.timing import IGNORE_INDEX, class_to_seconds, seconds_to_class, slot_labels
+from alignadapt.model.timing import (
+    IGNORE_INDEX,
+    class_to_seconds,
+    longest_item,
+    model_window,
+    seconds_to_class,
+    slot_labels,
+)
 
 TS = 9  # a stand-in <timestamp> id
 
@@ -40,3 +47,25 @@ def test_slot_labels_refuse_times_past_the_300_s_the_release_was_trained_on():
     assert labels[0, 1:].tolist() == [3738, 3750]  # 300.0 s is class 3,750: still taught
     with pytest.raises(ValueError, match=r"a time of 300\.05 s is past class 3750 \(300 s\)"):
         slot_labels(ids, TS, [[(299.0, 300.05)]], 80, 5000)  # class 3,751
+
+
+def test_longest_item_comes_from_the_model_and_refuses_what_it_cannot_time():
+    # the official longest call within what the classes express (one class of headroom)
+    assert longest_item(5000, 80.0) == 180.0  # the released model
+    assert longest_item(200, 80.0) == 15.92  # the tiny model: 199 x 80 ms
+    assert longest_item(400, 80.0) == 31.92  # the demo base
+    assert model_window(5000, 80.0) == 399.92
+    # a user's own cap is kept where the model can time it: shorter, or up to the classes
+    assert longest_item(200, 80.0, 6.0) == 6.0
+    assert longest_item(5000, 80.0, 240.0) == 240.0
+    with pytest.raises(ValueError) as err:
+        longest_item(200, 80.0, 32.0)
+    assert str(err.value) == (
+        "data.max_duration=32 s is more than this model can time in one call: at most 15.92 s "
+        "(200 classes of 80 ms); set it no higher, or leave it unset (null) for the model's "
+        "longest call"
+    )
+    with pytest.raises(ValueError, match=r"at most 300 s \(5000 classes of 80 ms, trained up to"):
+        longest_item(5000, 80.0, 350.0)
+    with pytest.raises(ValueError, match="must be a positive number of seconds, not 0"):
+        longest_item(200, 80.0, 0.0)

@@ -237,3 +237,18 @@ def test_pretraining_losses_train_and_stay_out_of_the_model(make_cfg, tmp_path):
     with safe_open(run / "adapter" / "model.safetensors", "pt") as f:
         names = f.keys()
     assert names and not [k for k in names if "ctc_head" in k or "frame_head" in k]
+
+
+def test_global_batch_is_logged_in_the_unit_that_sets_the_batch(make_cfg, capsys):
+    """With data.padded_seconds the batch is a budget of padded audio seconds, not
+    data.batch_size utterances: printed and logged as such."""
+    cfg = make_cfg([*steps(1), "data.padded_seconds=16", "trainer.accumulate_grad_batches=2"])
+    _, run = train(cfg)
+    assert (
+        "global batch: 16 padded audio seconds per device x 1 devices x 1 nodes x 2 "
+        "accumulation = 32 padded audio seconds per optimizer step"
+    ) in capsys.readouterr().out
+    logged = (run / "csv" / "hparams.yaml").read_text()
+    assert (
+        "global_batch: 32\n" in logged and "global_batch_unit: padded audio seconds\n" in logged
+    )

@@ -5,8 +5,10 @@ a small index (about 20 bytes an utterance), never the manifest. Audio is decode
 and collated a whole batch at a time in the DataLoader's worker processes. Every training
 and validation line gets the checks of `alignadapt validate` in `setup`, before the first
 step (the result is cached for an unchanged manifest: see index_cache.py); bad lines stop
-the run with file and line named (or are skipped and logged when `data.skip_bad_lines`). Long labelled recordings are cut at word boundaries into segments no
-longer than `data.max_duration`.
+the run with file and line named (or are skipped and logged when `data.skip_bad_lines`).
+Long labelled recordings are cut at word boundaries into segments no longer than the longest
+item (`data.max_duration`: the model's longest call unless set shorter). Other sources of
+batches (shards, the demo's broad stream, a corpus written first) plug in: see source.py.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from torch.utils.data import DataLoader, Dataset
 from transformers import Qwen3ASRProcessor
 
 from ..model.prompt import SAMPLE_RATE, build_inputs, split_units
-from ..model.timing import slot_labels
+from ..model.timing import longest_item, slot_labels
 from .audio import load_audio
 from .augment import AugmentSpec, augment
 from .index_cache import ARRAYS, file_digest, index_key, load_index, save_index
-from .manifest import ManifestError, index_manifest, read_at
+from .manifest import ManifestError, Utterance, index_manifest, read_at
 from .sampling import BatchPlan, ResumableLoader, plan_segments
+from .source import Source, worker_init
 from .validation import Issue, inspect_manifest
 
 log = logging.getLogger(__name__)
@@ -311,14 +314,20 @@ class Collator:
 
 
 class AlignDataModule(L.LightningDataModule):
-    """Train/val/test manifests -> batches for the aligner.
+    """Train/val/test manifests, or a pluggable source, -> batches for the aligner.
 
-    `batch_size` counts utterances per device; `max_seconds`, when set, replaces it with a
-    budget of padded audio seconds per batch, filled from length buckets. Under DDP each
-    rank gets its share of the batches (see `sampling.BatchPlan`). Every line is checked in
-    `setup`; a bad one stops the run unless `skip_bad_lines`. With `index_cache`, the checked
-    index of an unchanged manifest comes from the cache (`index_cache.py`). `augment` (training only) is
-    an `AugmentSpec` as a dict.
+    Every split is read from its JSONL manifest unless `source` (data/source.py) supplies it:
+    Shar shards, the demo's broad stream, or a corpus written on first use. `batch_size`
+    counts utterances per device; `padded_seconds`, when set, replaces it with a budget of
+    padded audio seconds per batch (utterances x the longest), filled from length buckets.
+    Under DDP each rank gets its share of the batches (see `sampling.BatchPlan`).
+
+    `max_duration`, the longest item in seconds, comes from the model at setup (its longest
+    call: `model.timing.longest_item`); a value given here is a cap of one's own, refused when
+    the model cannot time that much in one call. Longer labelled recordings are cut at word
+    boundaries. Every line is checked in `setup`; a bad one stops the run unless
+    `skip_bad_lines`. With `index_cache`, the checked index of an unchanged manifest comes from
+    the cache (`index_cache.py`). `augment` (training only) is an `AugmentSpec` as a dict.
     """
 
     def __init__(
@@ -332,15 +341,17 @@ class AlignDataModule(L.LightningDataModule):
         num_workers: int = 0,
         revision: str | None = None,
         max_duration: float | None = None,
-        max_seconds: float | None = None,
+        padded_seconds: float | None = None,
         num_buckets: int = 20,
         seed: int | None = None,
         skip_bad_lines: bool = False,
         augment: dict | None = None,
         replay: dict | None = None,
         index_cache: bool = True,
+        source: Source | None = None,
     ):
         super().__init__()
+        self.source = source
         self.index_cache = index_cache  # reuse the checked index of an unchanged manifest
         # {manifest, share, seed, out}: mix general utterances into training (see replay.py)
         self.replay = replay if replay and replay.get("manifest") else None
@@ -349,8 +360,9 @@ class AlignDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
-        self.max_duration = max_duration
-        self.max_seconds = max_seconds
+        self.requested_max_duration = max_duration
+        self.max_duration: float | None = None  # the longest item, known at setup
+        self.padded_seconds = padded_seconds
         self.num_buckets = num_buckets
         self.seed = seed
         self.skip_bad_lines = skip_bad_lines
@@ -359,25 +371,35 @@ class AlignDataModule(L.LightningDataModule):
 
             augment = OmegaConf.to_container(augment, resolve=True)
         self.augment = AugmentSpec.from_dict(augment)
-        if max_seconds is not None and max_duration is not None and max_seconds < max_duration:
-            raise ValueError(
-                f"data.max_seconds={max_seconds:g} is under data.max_duration={max_duration:g}: "
-                "a batch could not hold the longest utterance; raise data.max_seconds"
-            )
         self.datasets: dict[str, ManifestDataset] = {}
         self.collator: Collator | None = None
+
+    def run_seed(self) -> int:
+        """`seed`, or the run's seed (seed_everything) when unset: batch order, augmentation."""
+        return self.seed if self.seed is not None else int(os.environ.get("PL_GLOBAL_SEED", 0))
+
+    def prepare_data(self) -> None:
+        if self.source is not None:
+            self.source.prepare()
 
     def setup(self, stage: str | None = None) -> None:
         if self.collator is None:
             from ..model.reference import load_processor
 
             processor, config = load_processor(self.pretrained, revision=self.revision)
+            class_ms = processor.timestamp_segment_time
             self.collator = Collator(
-                processor,
-                config.timestamp_token_id,
-                processor.timestamp_segment_time,
-                config.num_labels,
+                processor, config.timestamp_token_id, class_ms, config.num_labels
             )
+            self.max_duration = longest_item(
+                config.num_labels, class_ms, self.requested_max_duration
+            )
+            if self.padded_seconds is not None and self.padded_seconds < self.max_duration:
+                raise ValueError(
+                    f"data.padded_seconds={self.padded_seconds:g} is under the longest item "
+                    f"({self.max_duration:g} s, data.max_duration): a batch could not hold it; "
+                    "raise data.padded_seconds or set a shorter data.max_duration"
+                )
         # fit checks the test manifest too: a bad test line must stop the run before the first
         # step, not after hours of training
         wanted = {"fit": ("train", "val", "test"), "validate": ("val",), "test": ("test",)}.get(
@@ -403,10 +425,7 @@ class AlignDataModule(L.LightningDataModule):
                     path,
                     self.collator.processor,
                     augment=self.augment if split == "train" else None,
-                    # augmentation draws per (seed, epoch, item): the run's seed by default
-                    seed=self.seed
-                    if self.seed is not None
-                    else int(os.environ.get("PL_GLOBAL_SEED", 0)),
+                    seed=self.run_seed(),  # augmentation draws per (seed, epoch, item)
                     index_cache=self.index_cache,
                 )
                 dataset.check(
@@ -415,9 +434,47 @@ class AlignDataModule(L.LightningDataModule):
                     skip_bad=self.skip_bad_lines,
                 )
                 self.datasets[split] = dataset
+        if self.source is not None:
+            self.source.setup(self, stage)
 
+    # ---- what callbacks ask of the data ------------------------------------------------
+    def batch_budget(self) -> tuple[float, str]:
+        """What one device's training batch holds, (amount, unit): utterances, padded audio
+        seconds, or a source's own budget. The global batch is this x devices x accumulation."""
+        budget = self.source.budget() if self.source is not None else None
+        if budget is not None:
+            return budget
+        if self.padded_seconds is not None:
+            return self.padded_seconds, "padded audio seconds"
+        return self.batch_size, "utterances"
+
+    def has_manifest(self, split: str) -> bool:
+        """Whether a split is read from a checked manifest (after setup)."""
+        return split in self.datasets
+
+    def train_batches_per_epoch(self) -> int | None:
+        """This rank's training batches an epoch, known before the first (after setup);
+        None when training does not come from a manifest (a source streams it)."""
+        if "train" not in self.datasets:
+            return None
+        return len(self.batch_plan("train", True, self.batch_size))
+
+    def cut_recordings(self, split: str, limit: int) -> list[Utterance]:
+        """The first `limit` lines of a split's manifest that setup cut into segments
+        (labelled, longer than `max_duration`), each read once from its checked index."""
+        dataset = self.datasets.get(split)
+        if dataset is None or dataset.segments is None:
+            return []
+        cut = np.flatnonzero(dataset.segments >= 0)
+        _, first = np.unique(dataset.lines[cut], return_index=True)
+        return [
+            read_at(dataset.manifest, int(dataset.offsets[i]), int(dataset.lines[i]))
+            for i in cut[np.sort(first)][:limit]
+        ]
+
+    # ---- batches -------------------------------------------------------------------------
     def batch_plan(self, split: str, shuffle: bool, batch_size: int) -> BatchPlan:
-        """This rank's batches of a split (len() is the number of steps per epoch)."""
+        """This rank's batches of a split's manifest (len() is the number of steps per epoch)."""
         if split not in self.datasets:
             raise ValueError(f"no {split} manifest configured (data.{split}_manifest)")
         dataset = self.datasets[split]
@@ -425,8 +482,8 @@ class AlignDataModule(L.LightningDataModule):
         durations = dataset.durations if dataset.durations is not None else np.ones(len(dataset))
         return BatchPlan(
             durations,
-            batch_size=None if self.max_seconds else batch_size,
-            max_seconds=self.max_seconds,
+            batch_size=None if self.padded_seconds else batch_size,
+            max_seconds=self.padded_seconds,
             shuffle=shuffle,
             seed=self.seed,
             num_replicas=trainer.world_size if trainer is not None else 1,
@@ -451,24 +508,25 @@ class AlignDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             collate_fn=self.collator,
             persistent_workers=self.num_workers > 0,
-            worker_init_fn=_worker_init if self.num_workers > 0 else None,
+            worker_init_fn=worker_init if self.num_workers > 0 else None,
             **extra,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True, self.batch_size)
+        loader = self.source.train_loader(self) if self.source is not None else None
+        return loader if loader is not None else self._loader("train", True, self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False, self.eval_batch_size)
+        loader = self.source.val_loader(self) if self.source is not None else None
+        return loader if loader is not None else self._loader("val", False, self.eval_batch_size)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", False, self.eval_batch_size)
 
+    # ---- a source's position (the shard stream's), in the checkpoint ----------------------
+    def state_dict(self) -> dict:
+        return self.source.state_dict(self) if self.source is not None else {}
 
-def _worker_init(worker_id: int) -> None:
-    """One torch thread per worker (the workers are the parallelism), plus Lightning's
-    per-worker seeding when seed_everything(workers=True) asked for it."""
-    from lightning.fabric.utilities.seed import pl_worker_init_function
-
-    torch.set_num_threads(1)
-    pl_worker_init_function(worker_id)
+    def load_state_dict(self, state: dict) -> None:
+        if self.source is not None:
+            self.source.load_state_dict(self, state)

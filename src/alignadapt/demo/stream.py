@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..data.datamodule import AlignDataModule, Example, _worker_init
+from ..data.datamodule import AlignDataModule, Example
+from ..data.source import Source, worker_init
 from ..model.prompt import split_units
 from .broad import BUCKETS, LANGUAGES, Timing, make_utterance
 from .degrade import Conditions
@@ -165,9 +166,10 @@ class EpochSampler(Sampler):
         return self.n
 
 
-class BroadDataModule(AlignDataModule):
-    """Training and validation batches made on the fly (`BroadStream`); a test manifest, when
-    given, is read like any other (`data.test_manifest`).
+class BroadSource(Source):
+    """Training and validation batches made on the fly (`BroadStream`), for
+    `AlignDataModule(source=...)`; a test manifest, when given, is read like any other
+    (`data.test_manifest`).
 
     Validation uses its own seed and the training side of voices and sentences: it watches
     the training distribution; generalisation is measured on the fixed test sets
@@ -175,7 +177,6 @@ class BroadDataModule(AlignDataModule):
 
     def __init__(
         self,
-        pretrained: str,
         seed: int = 0,
         steps_per_epoch: int = 100,
         val_batches: int = 8,
@@ -185,19 +186,7 @@ class BroadDataModule(AlignDataModule):
         conditions: dict | None = None,
         timing: dict | None = None,
         curriculum: Sequence[dict] | None = None,
-        num_workers: int = 1,
-        test_manifest: str | None = None,
-        eval_batch_size: int = 8,
-        revision: str | None = None,
     ):
-        super().__init__(
-            pretrained,
-            test_manifest=test_manifest,
-            eval_batch_size=eval_batch_size,
-            num_workers=num_workers,
-            revision=revision,
-            max_duration=32.0,
-        )
         self.stream_args = dict(
             seed=seed,
             batch_seconds=batch_seconds,
@@ -207,32 +196,35 @@ class BroadDataModule(AlignDataModule):
             timing=dict(timing) if timing else None,
         )
         self.curriculum = [dict(stage) for stage in (curriculum or [])]
-        self.max_seconds = batch_seconds  # what a batch holds (printed at the start of a fit)
+        self.batch_seconds = batch_seconds
         self.steps_per_epoch = steps_per_epoch
         self.val_batches = val_batches
         self._val_cache: list | None = None
 
-    def _stream(self, seed_offset: int, steps: int, stages=None) -> BroadStream:
+    def _stream(self, data: AlignDataModule, seed_offset: int, steps: int, stages=None):
         args = dict(self.stream_args)
         args["seed"] = int(args["seed"]) + seed_offset
-        return BroadStream(self.collator.processor, steps_per_epoch=steps, stages=stages, **args)
+        return BroadStream(data.collator.processor, steps_per_epoch=steps, stages=stages, **args)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_loader(self, data: AlignDataModule) -> DataLoader:
         return DataLoader(
-            self._stream(0, self.steps_per_epoch, self.curriculum),  # validation: all of it
+            self._stream(data, 0, self.steps_per_epoch, self.curriculum),  # validation: all
             sampler=EpochSampler(self.steps_per_epoch),
             batch_size=None,
-            num_workers=self.num_workers,
-            collate_fn=self.collator,
-            persistent_workers=self.num_workers > 0,
-            worker_init_fn=_worker_init if self.num_workers > 0 else None,
+            num_workers=data.num_workers,
+            collate_fn=data.collator,
+            persistent_workers=data.num_workers > 0,
+            worker_init_fn=worker_init if data.num_workers > 0 else None,
         )
 
-    def val_dataloader(self) -> DataLoader:
+    def val_loader(self, data: AlignDataModule) -> DataLoader:
         if self._val_cache is None:  # the same batches every validation: made once, kept
-            stream = self._stream(10_000, self.val_batches)
-            self._val_cache = [self.collator(stream.batch(0, i)) for i in range(self.val_batches)]
+            stream = self._stream(data, 10_000, self.val_batches)
+            self._val_cache = [data.collator(stream.batch(0, i)) for i in range(self.val_batches)]
         return DataLoader(self._val_cache, batch_size=None, collate_fn=_same)
+
+    def budget(self) -> tuple[float, str]:
+        return self.batch_seconds, "audio seconds"  # one length bucket: at most this
 
 
 def _same(batch):

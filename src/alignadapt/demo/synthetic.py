@@ -16,8 +16,8 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from ..data.datamodule import AlignDataModule
 from ..data.manifest import Utterance, to_record, write_jsonl
+from ..data.source import Source
 from ..model.prompt import SAMPLE_RATE
 
 WORDS = [
@@ -130,18 +130,18 @@ def make_synthetic_corpus(
     return paths
 
 
-class SyntheticDataModule(AlignDataModule):
-    """The default data of `python train.py`: the synthetic corpus, made on first use at the
-    manifest paths (`synthetic_dir`), then read like any manifest."""
+class SyntheticSource(Source):
+    """The default data of `python train.py`, for `AlignDataModule(source=...)`: the synthetic
+    corpus (`spec`, a `SyntheticSpec` as a dict), written at `out_dir` on first use, where
+    the data module's manifests point; then read like any manifest."""
 
-    def __init__(self, synthetic: dict, synthetic_dir: str, **kwargs):
-        super().__init__(**kwargs)
-        values = dict(synthetic)
+    def __init__(self, out_dir: str, spec: dict | None = None):
+        values = dict(spec or {})
         for key in ("lead_s", "gap_s", "tail_s"):
             if key in values:
                 values[key] = tuple(float(x) for x in values[key])
-        self.synthetic = SyntheticSpec(**values)
-        self.synthetic_dir = synthetic_dir
+        self.spec = SyntheticSpec(**values)
+        self.out_dir = out_dir
 
-    def prepare_data(self) -> None:
-        make_synthetic_corpus(self.synthetic_dir, self.synthetic)
+    def prepare(self) -> None:
+        make_synthetic_corpus(self.out_dir, self.spec)

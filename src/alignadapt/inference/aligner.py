@@ -24,6 +24,7 @@ import torch
 
 from ..model.decoding import Decoded, decode
 from ..model.prompt import SAMPLE_RATE, build_inputs, model_dtype, slot_logits, unwrap
+from ..model.timing import model_window
 from .batching import sorted_map
 from .long import Alignment, ArrayAudio, FileAudio, Gap, align_long, find_gaps
 from .planning import Piece
@@ -57,8 +58,7 @@ class Aligner:
         config = self.core.config
         self.timestamp_token_id = config.timestamp_token_id
         self.class_ms = float(processor.timestamp_segment_time)
-        # the last class is num_labels - 1; keep one class of headroom below it
-        self.max_window_s = (config.num_labels - 1) * self.class_ms / 1000.0
+        self.max_window_s = model_window(config.num_labels, self.class_ms)
         self.window_s = min(settings.window, self.max_window_s)
 
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields
 
 from ..model.decoding import DECODINGS
+from ..model.timing import OFFICIAL_CALL_SECONDS
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -31,7 +32,8 @@ class AlignerSettings:
     dtype: str = _setting("float32", "float32, bfloat16 or float16 (halves memory on a GPU)")
     device: str = _setting("cpu", "cpu, cuda, cuda:1, ...")
     window: float = _setting(
-        180.0, "seconds of audio per call at most; longer recordings are cut at pauses"
+        OFFICIAL_CALL_SECONDS,
+        "seconds of audio per call at most; longer recordings are cut at pauses",
     )
     overlap: float = _setting(1.0, "seconds a piece's call reaches into its neighbours")
     flag_gap: float = _setting(10.0, "seconds with no word that are flagged as a gap")

@@ -16,6 +16,44 @@ IGNORE_INDEX = -100  # the value torch's cross-entropy skips
 # report, forced-aligner training) although its head has 5,000: labels past that are classes
 # the head never learned, so training refuses them.
 TRAINED_SECONDS = 300.0
+# The official pipeline never aligns more than this in one call (MAX_FORCE_ALIGN_INPUT_SECONDS in
+# qwen_asr/inference/utils.py), so the released model never practised longer inputs; its
+# timestamps collapse after about 270 s. The default longest call of aligning and of training.
+OFFICIAL_CALL_SECONDS = 180.0
+
+
+def model_window(num_labels: int, class_ms: float) -> float:
+    """The most audio one call can time, in seconds: the last class, `num_labels` - 1, kept as
+    one class of headroom (15.92 s for the tiny model's 200 classes of 80 ms)."""
+    return (num_labels - 1) * class_ms / 1000.0
+
+
+def longest_item(num_labels: int, class_ms: float, requested: float | None = None) -> float:
+    """The longest training item for a model, in seconds (`data.max_duration`, derived at setup).
+
+    By default the official longest call, within what the model's classes express and what it
+    was trained on (TRAINED_SECONDS): 180 s for the released model, 15.92 s for the tiny one.
+    A `requested` length (a user's own cap) is kept when the model can time it, so a shorter
+    cap (less memory) or a longer one that the model's classes still express works; beyond
+    that, a ValueError says what the model can do.
+    """
+    most = min(model_window(num_labels, class_ms), TRAINED_SECONDS)
+    if requested is None:
+        return min(OFFICIAL_CALL_SECONDS, most)
+    if requested <= 0:
+        raise ValueError(
+            f"data.max_duration must be a positive number of seconds, not {requested:g}"
+        )
+    if requested > most:
+        why = f"{num_labels} classes of {class_ms:g} ms"
+        if most == TRAINED_SECONDS:
+            why += f", trained up to {TRAINED_SECONDS:g} s"
+        raise ValueError(
+            f"data.max_duration={requested:g} s is more than this model can time in one call: "
+            f"at most {most:g} s ({why}); set it no higher, or leave it unset (null) for the "
+            "model's longest call"
+        )
+    return float(requested)
 
 
 def seconds_to_class(seconds: float, class_ms: float) -> int:
@@ -62,7 +100,7 @@ def slot_labels(
             )
         classes = [seconds_to_class(t, class_ms) for t in times]
         if classes and max(classes) >= num_labels:
-            limit = (num_labels - 1) * class_ms / 1000.0
+            limit = model_window(num_labels, class_ms)
             raise ValueError(
                 f"row {row}: a time of {max(times):.2f} s is past the last class "
                 f"({limit:.2f} s with {num_labels} classes of {class_ms:g} ms); "

@@ -13,6 +13,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar, TQDMProgressBar
 
+from ..data.datamodule import AlignDataModule
+
 
 class Checkpoints(ModelCheckpoint):
     """ModelCheckpoint whose `last.ckpt` is written at every save point.
@@ -182,12 +184,10 @@ class ScheduleCheck(Callback):
         self.notes: list[str] = []
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        datamodule = trainer.datamodule
-        if stage != "fit" or trainer.fast_dev_run or not hasattr(datamodule, "batch_plan"):
+        data = trainer.datamodule
+        if stage != "fit" or trainer.fast_dev_run or not isinstance(data, AlignDataModule):
             return
-        if "train" not in getattr(datamodule, "datasets", {}):  # streamed (shards): no plan
-            return
-        per_epoch = len(datamodule.batch_plan("train", True, datamodule.batch_size))
+        per_epoch = data.train_batches_per_epoch()  # None: a source streams (shards, demo)
         if not per_epoch:
             return
         if per_epoch < trainer.log_every_n_steps:  # else Lightning warns and logs no step
@@ -204,7 +204,7 @@ class ScheduleCheck(Callback):
         if trainer.max_epochs in (None, -1):
             batches = steps * accumulate
         interval = trainer.val_check_interval
-        if isinstance(interval, int) and "val" in getattr(datamodule, "datasets", {"val": 1}):
+        if isinstance(interval, int) and data.has_manifest("val"):
             limit = per_epoch if trainer.check_val_every_n_epoch is not None else batches
             if interval > limit:
                 trainer.val_check_interval = limit

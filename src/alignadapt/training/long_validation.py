@@ -12,11 +12,10 @@ recordings will get, not only what its segments get.
 from __future__ import annotations
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from ..data.manifest import read_at
+from ..data.datamodule import AlignDataModule
 from ..evaluation.metrics import slot_errors_ms
 from ..inference.service import AlignRequest
 from ..model.prompt import split_units
@@ -26,8 +25,8 @@ METRIC = "val/long_aas_ms"
 
 class LongValidation(Callback):
     """At the end of every validation (not the sanity check): the first `max_recordings`
-    validation lines the datamodule cut into segments (labelled, longer than
-    `data.max_duration`, already checked), aligned whole and scored. Data without such lines
+    validation lines the datamodule cut into segments (labelled, longer than its longest
+    item, already checked), aligned whole with the aligner's window and scored. Data without such lines
     costs nothing. Under DDP each rank aligns its share (every world_size-th recording) and
     the ranks' error sums and counts are gathered, so every rank logs the figure of all."""
 
@@ -35,20 +34,15 @@ class LongValidation(Callback):
         super().__init__()
         self.max_recordings = max_recordings
         self.requests: list[AlignRequest] = []
-        self.window = 0.0
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # after the datamodule's setup: its checked index of the validation manifest says
         # which lines are long, so nothing is read twice at start-up
         self.requests = []
-        dataset = getattr(trainer.datamodule, "datasets", {}).get("val")
-        if stage != "fit" or dataset is None or dataset.segments is None:
+        data = trainer.datamodule
+        if stage != "fit" or not isinstance(data, AlignDataModule):
             return
-        self.window = float(trainer.datamodule.max_duration)
-        cut = np.flatnonzero(dataset.segments >= 0)
-        _, first = np.unique(dataset.lines[cut], return_index=True)
-        for i in cut[np.sort(first)][: self.max_recordings]:
-            utt = read_at(dataset.manifest, int(dataset.offsets[i]), int(dataset.lines[i]))
+        for utt in data.cut_recordings("val", self.max_recordings):
             units = split_units(pl_module.processor, utt.text, utt.language)
             self.requests.append(AlignRequest.of(utt, units, scored=True))
 
@@ -57,9 +51,8 @@ class LongValidation(Callback):
             return
         from ..inference.aligner import Aligner, AlignerSettings
 
-        settings = AlignerSettings(
-            decodings=[pl_module.decoding], window=self.window, device=str(pl_module.device)
-        )
+        # the aligner's own window (its default, within the model's classes), as align uses
+        settings = AlignerSettings(decodings=[pl_module.decoding], device=str(pl_module.device))
         aligner = Aligner(pl_module.net, pl_module.processor, settings)
         share = self.requests[trainer.global_rank :: trainer.world_size]
         total, count = 0.0, 0

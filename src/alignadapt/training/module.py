@@ -410,18 +410,15 @@ class AlignerModule(L.LightningModule):
     def on_fit_start(self) -> None:
         share = 100.0 * self.trainable / self.total
         t = self.trainer
-        batch_size = getattr(t.datamodule, "batch_size", None) if t.datamodule is not None else None
-        budget = getattr(t.datamodule, "max_seconds", None) if t.datamodule is not None else None
+        budget = getattr(t.datamodule, "batch_budget", None)  # an AlignDataModule's
+        per_device, unit = budget() if budget is not None else (None, "batches")
         devices = t.num_devices * t.num_nodes
-        per_device, unit = (
-            (budget, "padded audio seconds") if budget else (batch_size, "utterances")
-        )
+        global_batch = (per_device or 0) * devices * t.accumulate_grad_batches
         message = (
             f"trainable parameters: {self.trainable:,} of {self.total:,} ({share:.3f}%), "
             f"LoRA preset {self.lora.name}\n"
             f"global batch: {per_device} {unit} per device x {t.num_devices} devices x {t.num_nodes} nodes "
-            f"x {t.accumulate_grad_batches} accumulation = "
-            f"{(per_device or 0) * devices * t.accumulate_grad_batches:g} {unit} per optimizer step"
+            f"x {t.accumulate_grad_batches} accumulation = {global_batch:g} {unit} per optimizer step"
         )
         if t.is_global_zero:  # printed once (a log line too would show it twice on the console)
             print(message)
@@ -430,7 +427,8 @@ class AlignerModule(L.LightningModule):
                 {
                     "params/trainable": self.trainable,
                     "params/total": self.total,
-                    "global_batch": (batch_size or 0) * devices * t.accumulate_grad_batches,
+                    "global_batch": global_batch,
+                    "global_batch_unit": unit,
                 }
             )
 
