@@ -18,8 +18,8 @@ weights in a `.ckpt` (`NET`, `CTC_HEAD`), and the only one that checks weights a
 resume and for inference alike.
 
 `read_reference` reads a reference once: a checkpoint's weights come with it, so
-`load_model(reference)` (and `Aligner.load`) reads nothing again. `load_processor` looks
-without loading weights (what the data side needs).
+`load_model(reference)` (and `Aligner.load`) reads nothing again. `load_processor` builds no
+model (what the data side needs).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ CKPT_META = "alignadapt"  # the same metadata as an adapter's, in a .ckpt
 
 # How Lightning names the training module's weights in a .ckpt's state_dict: by the
 # AlignerModule attribute holding them. `net` is the (LoRA-wrapped) aligner; `ctc_head` is
-# pretraining's CTC head, resumed with the run and never exported. Nowhere else knows these.
+# pretraining's CTC head, resumed with the run and never exported. No other module spells these
+# keys; tests/test_reference.py pins them against the module's state_dict.
 NET = "net."
 CTC_HEAD = "ctc_head."
 
