@@ -8,6 +8,8 @@
                                                           # music nobody speaks over
     PYTHONPATH=src python bench/long_recordings.py --minutes 3 --other-speaker # + 30 s of
                                                           # a second voice not in the transcript
+    PYTHONPATH=src python bench/long_recordings.py --minutes 1 --save times.json  # + every
+                                                          # run's times and gaps, for a compare
 
 Builds a recording of held-out espeak-ng test sentences with pauses (tests/longform.py),
 writes it to a FLAC file, then aligns it from disk (`Aligner.align_many`: block-wise energy
@@ -103,6 +105,9 @@ def main() -> None:
         action="store_true",
         help="also align with 30 s of a second voice the transcript leaves out put in the middle",
     )
+    parser.add_argument(
+        "--save", type=Path, help="write every run's times and gaps as JSON (same_outputs.py)"
+    )
     parser.add_argument("--align", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.align:
@@ -147,6 +152,13 @@ def main() -> None:
             played, reference, place = with_sound(rec, make())
             sf.write(audio, played, SAMPLE_RATE, subtype="PCM_16")
             inserted.append((name, without, reference, place, *in_process()))
+    if args.save:  # what a refactor must not change: times and gaps, not wall time or memory
+        runs = {"long": (stats, predicted)}
+        if args.unspoken and not args.stand_in:
+            runs["unspoken"] = (with_extra, extra_times)
+        runs |= {name: (found, times) for name, _, _, _, found, times in inserted}
+        saved = {k: {"times": t.tolist(), "gaps": s["gaps"]} for k, (s, t) in runs.items()}
+        args.save.write_text(json.dumps(saved, indent=1))
     hours = len(rec.audio) / SAMPLE_RATE / 3600
     print(f"{args.minutes:g} min, {len(units)} units, {stats['pieces']} pieces")
     print(

@@ -1,16 +1,20 @@
 """Outputs of every alignment caller, recorded and compared: a refactor must not change them.
 
-    python bench/same_outputs.py record /tmp/before          # on the old code
-    python bench/same_outputs.py record /tmp/after           # on the new code
+    python bench/same_outputs.py record /tmp/before --code /tmp/base   # the old code's library
+    python bench/same_outputs.py record /tmp/after                     # this checkout's
     python bench/same_outputs.py compare /tmp/before /tmp/after
 
 `record` runs, with models/demo-base on small slices of the demo data (data/demo, made by
-`make demo-data demo-tests`): evaluate.py on general and long test lines (metrics.json,
-table.txt, words.csv, plots), pseudo_label.py on both (the manifest), `alignadapt align` in
-every format (a manifest and one recording), and bench/long_recordings.py (one minute, with an
-unspoken sentence and music; its wall-time line is left out). The demo base's calls hold at
-most 16 s, so the long lines go through the long-recording path. Keep both folders at the same
-depth: pseudo-labels store audio paths relative to their manifest.
+`make demo-data demo-tests`; `--data` names another copy): evaluate.py on general and long test
+lines (metrics.json, table.txt, words.csv, plots), pseudo_label.py on both (the manifest),
+`alignadapt align` in every format, ctm included (a manifest and one recording), and
+bench/long_recordings.py (`--minutes`, default one, with an unspoken sentence and music: every
+run's times and gaps in long_times.json, its printed figures but the wall-time line in
+long_bench.txt). The demo base's calls hold at most 16 s, so the long lines go through the
+long-recording path. `--code` names the checkout whose library and entry scripts (evaluate.py,
+pseudo_label.py) run, by default this one; the data, the model and the bench scripts are always
+this checkout's, so a record of an old commit differs from a new one only by the library. Keep
+both folders at the same depth: pseudo-labels store audio paths relative to their manifest.
 
 `compare` checks every file of the first folder against the second: JSON numbers within 1e-6,
 every other file byte for byte (text files whose only differences are numbers: within 1e-6).
@@ -37,11 +41,12 @@ TOLERANCE = 1e-6
 SLICES = (("general", "general_test.jsonl", 10), ("long", "tests/en_20-30s.jsonl", 3))
 
 
-def run(command: list[str], out: Path, log: str) -> str:
-    """Run one caller with nice; its output goes to `log` in the folder, stdout is returned."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), WANDB_MODE="offline")
+def run(command: list[str], out: Path, log: str, code: Path = ROOT) -> str:
+    """Run one caller with nice and `code`'s library, from `code`; its output goes to `log` in
+    the folder, stdout is returned."""
+    env = dict(os.environ, PYTHONPATH=str(code / "src"), WANDB_MODE="offline")
     done = subprocess.run(
-        ["nice", "-n", "19", *command], cwd=ROOT, env=env, capture_output=True, text=True
+        ["nice", "-n", "19", *command], cwd=code, env=env, capture_output=True, text=True
     )
     (out / "logs").mkdir(exist_ok=True)
     (out / "logs" / log).write_text(done.stdout + done.stderr)
@@ -61,13 +66,13 @@ def slice_manifest(source: Path, lines: int, into: Path) -> Path:
     return into
 
 
-def record(out: Path) -> None:
+def record(out: Path, code: Path = ROOT, demo: Path = DEMO, minutes: float = 1.0) -> None:
     out.mkdir(parents=True, exist_ok=False)
     inputs = out / "inputs"
     inputs.mkdir()
     py = sys.executable
     manifests = {
-        name: slice_manifest(DEMO / path, n, inputs / f"{name}.jsonl") for name, path, n in SLICES
+        name: slice_manifest(demo / path, n, inputs / f"{name}.jsonl") for name, path, n in SLICES
     }
     both = inputs / "both.jsonl"
     both.write_text("".join(m.read_text() for m in manifests.values()))
@@ -77,12 +82,14 @@ def record(out: Path) -> None:
             + [f"out_dir={out / f'eval_{name}'}", f"hydra.run.dir={out / 'hydra' / name}"],
             out,
             f"eval_{name}.txt",
+            code,
         )
     run(
         [py, "pseudo_label.py", f"manifest={both}", f"out={out / 'pseudo' / 'labels.jsonl'}"]
         + [f"labeller={MODEL}", f"hydra.run.dir={out / 'hydra' / 'pseudo'}"],
         out,
         "pseudo.txt",
+        code,
     )
     cli = [py, "-c", "import sys; from alignadapt.cli import main; sys.exit(main())", "align"]
     cli += ["--model", str(MODEL)]
@@ -91,16 +98,18 @@ def record(out: Path) -> None:
             cli + ["--manifest", str(both), "--out", str(out / f"align_{fmt}"), "--format", fmt],
             out,
             f"align_{fmt}.txt",
+            code,
         )
     first = json.loads(manifests["long"].read_text().splitlines()[0])
     run(
         cli + [first["audio_path"], first["text"], "--out", str(out / "align_one.json")],
         out,
         "align_one.txt",
+        code,
     )
-    printed = run(
-        [py, "bench/long_recordings.py", "--minutes", "1", "--unspoken", "--music"], out, "long.txt"
-    )
+    bench = [py, str(ROOT / "bench" / "long_recordings.py"), "--minutes", f"{minutes:g}"]
+    bench += ["--unspoken", "--music", "--save", str(out / "long_times.json")]
+    printed = run(bench, out, "long.txt", code)
     kept = [line for line in printed.splitlines() if not line.startswith("from disk:")]
     (out / "long_bench.txt").write_text("\n".join(kept) + "\n")
 
@@ -182,13 +191,17 @@ def compare(before: Path, after: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("record").add_argument("out", type=Path)
+    one = sub.add_parser("record")
+    one.add_argument("out", type=Path)
+    one.add_argument("--code", type=Path, default=ROOT, help="checkout whose library runs")
+    one.add_argument("--data", type=Path, default=DEMO, help="the demo data (data/demo)")
+    one.add_argument("--minutes", type=float, default=1.0, help="the long-recording bench's")
     pair = sub.add_parser("compare")
     pair.add_argument("before", type=Path)
     pair.add_argument("after", type=Path)
     args = parser.parse_args()
     if args.command == "record":
-        record(args.out)
+        record(args.out, args.code.resolve(), args.data.resolve(), args.minutes)
         return 0
     return compare(args.before, args.after)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from alignadapt.model.loading import load_aligner
-from alignadapt.model.lora import LoraSpec, adapter_metadata, apply_lora, save_adapter
+from alignadapt.model.lora import LoraSpec, apply_lora
+from alignadapt.model.reference import adapter_metadata, save_adapter
 
 
 def random_adapter(tiny_dir: Path, out_dir: Path, seed: int = 0, scale: float = 0.5) -> Path:

@@ -23,7 +23,7 @@ LAYERS = (
     "review_web",  # the review page: session, server, peaks; reads other tools via data
     "inference",  # the alignment service, long recordings, output formats, pseudo-labels
     "data",  # audio, manifests, the DataModule: loads the model's processor
-    "model",  # loading, LoRA, prompt, decoding, model references
+    "model",  # loading, LoRA, prompt, decoding, model references and the checkpoint format
     "tasks",  # the Hydra task runner: imports nothing of alignadapt
 )
 

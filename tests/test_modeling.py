@@ -6,15 +6,14 @@ import torch
 from alignadapt.demo.tiny import TinySpec, build_tiny_aligner
 from alignadapt.model.architecture import meta_aligner
 from alignadapt.model.loading import load_aligner
-from alignadapt.model.lora import (
-    LoraSpec,
+from alignadapt.model.lora import LoraSpec, apply_lora, count_parameters, target_regex
+from alignadapt.model.reference import (
     adapter_metadata,
-    apply_lora,
-    count_parameters,
+    check_fits,
+    load_model,
+    read_reference,
     save_adapter,
-    target_regex,
 )
-from alignadapt.model.reference import check_fits, load_model, read_reference
 
 ATTN = {"decoder": ["q_proj", "k_proj", "v_proj", "o_proj"]}
 

@@ -26,7 +26,7 @@ from ..inference.batching import in_input_order, sorted_map
 from ..inference.service import Prepared
 from ..model.decoding import Decoded
 from ..model.prompt import split_units
-from ..model.reference import load_processor, read_reference
+from ..model.reference import ModelReference, load_processor, read_reference
 from ..review_web.static_page import write_review_page
 from ..tasks import TaskResult
 from .listening import donor_audios, summarize_listening, verdict
@@ -123,7 +123,7 @@ def own_label_warnings(
 
 def predict_model(
     name: str,
-    source: str,
+    source: str | ModelReference,
     base: str | None,
     items: Sequence[Item],
     settings: AlignerSettings,
@@ -132,7 +132,8 @@ def predict_model(
     """Decoded alignments per item (one dict decoding -> Decoded each) for one model, in the
     items' order; batches are formed shortest first (`Aligner.align_many`'s batches). With
     `listening`, each recording within one call is aligned a second time with its audio
-    withheld (evaluation/listening.py); those come second (None for longer recordings)."""
+    withheld (evaluation/listening.py); those come second (None for longer recordings).
+    `source` may be a reference already read (a checkpoint is then not read again)."""
     aligner = Aligner.load(source, base, settings)
     prepared = [aligner.prepare(it.request) for it in items]
 
@@ -198,7 +199,8 @@ def run_evaluation(
     """
     settings = settings or AlignerSettings()
     decodings = settings.decodings
-    refs = {name: read_reference(source) for name, source in models.items()}
+    # each model read once, here (a checkpoint with its weights), onto `base` when one is given
+    refs = {name: read_reference(source, base) for name, source in models.items()}
     base = base or next((r.base for r in refs.values() if r.kind != "model"), None)
     if not base:
         raise ValueError(
@@ -227,8 +229,9 @@ def run_evaluation(
     columns: list[str] = []
     checks: dict[str, dict] = {}
     for name, source in sources.items():
+        model = refs.get(name, source) if name != "base" else source
         predicted, withheld = predict_model(
-            name, source, None if name == "base" else base, items, settings, listening
+            name, model, None if name == "base" else base, items, settings, listening
         )
         for decoding in decodings:
             column = name if len(decodings) == 1 else f"{name}/{decoding}"

@@ -5,7 +5,7 @@
 results out (`service.AlignResult`) as each length-sorted batch finishes. Prompts come from
 `alignadapt.model.prompt` (the training prompt), times from `alignadapt.model.decoding.decode`
 (the validation decoding); models from `alignadapt.model.reference` (any form a user names a
-model in); the settings are `AlignerSettings` (settings.py, conf/aligner/).
+model in, read once); the settings are `AlignerSettings` (settings.py, conf/aligner/).
 
 A call reads at most `window` seconds (default 180 s, the official pipeline's
 MAX_FORCE_ALIGN_INPUT_SECONDS, and never more than `num_labels` x 80 ms can express; the real
@@ -69,13 +69,16 @@ class Aligner:
         settings: AlignerSettings | None = None,
         label: str | None = None,
     ):
-        """An aligner for any model reference (hub id, directory, adapter, checkpoint);
-        its results name it `label`, by default the reference as given."""
-        from ..model.reference import load_for_inference
+        """An aligner for any model reference (hub id, directory, adapter, checkpoint), or
+        for one already read (`read_reference`: a checkpoint is not read again); its results
+        name it `label`, by default the reference as given (as resolved, for one read)."""
+        from ..model.reference import ModelReference, load_for_inference
 
         settings = settings or AlignerSettings()
         model, processor = load_for_inference(source, base, settings.dtype)
-        return cls(model, processor, settings, str(source) if label is None else label)
+        if label is None:
+            label = source.source if isinstance(source, ModelReference) else str(source)
+        return cls(model, processor, settings, label)
 
     @property
     def device(self) -> torch.device:

@@ -1,24 +1,21 @@
 """Export a trained model: the adapter alone (peft `save_pretrained`) or a merged, standalone
 model directory that plain transformers loads with `from_pretrained`.
 
-Merging happens in float32 (LoRA's B @ A added to weights at full precision), then the
-merged model is cast to the chosen dtype and saved as safetensors with the processor files
-and chat template, so the directory is used exactly like the released checkpoint.
+Merging happens in float32 (the model is loaded in float32, so LoRA's B @ A is added to the
+weights at full precision), then the merged model is cast to the chosen dtype and saved as
+safetensors with the processor files and chat template, so the directory is used exactly like
+the released checkpoint. Both formats are written by model/reference.py.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import torch
 from peft import PeftModel
 
 from ..model.card import carry_card
-from ..model.lora import save_adapter
-from ..model.reference import load_model
+from ..model.reference import load_model, save_adapter, save_merged
 
-EXPORT_META = "alignadapt_export.json"
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -48,13 +45,8 @@ def export_model(
         save_adapter(model, processor, out_dir, meta)
         carry_card(ref.source, out_dir, [f"adapter exported from `{ref.source}`"])
         return out_dir
-    merged = model.merge_and_unload() if isinstance(model, PeftModel) else model
-    merged = merged.to(getattr(torch, dtype))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    merged.save_pretrained(out_dir, safe_serialization=True)
-    processor.save_pretrained(out_dir)
     provenance = {"source": str(source), "dtype": dtype, "merged_from": meta}
-    (out_dir / EXPORT_META).write_text(json.dumps(provenance, indent=2))
+    save_merged(model, processor, out_dir, dtype, provenance)
     carry_card(
         ref.source,
         out_dir,

@@ -246,10 +246,11 @@ def pseudo_label(cfg) -> TaskResult:
     parts = parts_dir_for(out)
     work = plan(manifest, parts, settings.batch_size)
     print(f"{manifest}: {len(work.lines)} lines, {work.done} already labelled in {parts}")
-    from ..model.reference import model_identity
+    from ..model.reference import read_reference
 
-    labeller = model_identity(cfg.labeller, cfg.base)  # recorded in every line it labels
-    aligner = Aligner.load(cfg.labeller, cfg.base, settings, label=labeller)
+    # read once (a checkpoint with its weights); its resolved source names it in every line
+    labeller = read_reference(cfg.labeller, cfg.base)
+    aligner = Aligner.load(labeller, settings=settings, label=labeller.source)
     module = PseudoLabeller(aligner, out.parent)
     trainer = instantiate(cfg.trainer, callbacks=[ShardWriter(parts)])
     if work.todo:

@@ -1,25 +1,21 @@
-"""LoRA on the aligner: presets per tower, applying them, and adapter folders with metadata.
+"""LoRA on the aligner: presets per tower, and applying them.
 
-An adapter folder is peft's `save_pretrained` output plus `alignadapt_adapter.json`: the base
-it was trained on and the shapes it depends on, checked before it is loaded onto a base.
+Adapter folders (peft's `save_pretrained` output plus the base and shapes they depend on) are
+written and read in reference.py, with every other form a model is kept in.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import LoraConfig, get_peft_model
 
 log = logging.getLogger(__name__)
-
-ADAPTER_META = "alignadapt_adapter.json"
 
 # Where each tower's adaptable linear layers live (transformers' module names), and which
 # leaf names exist there. A preset names modules per tower, so `q_proj` is never ambiguous.
@@ -136,43 +132,3 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return trainable, total
-
-
-def base_fingerprint(config) -> dict:
-    """What an adapter must agree with: the shapes LoRA weights and labels depend on."""
-    text, audio = config.text_config, config.audio_config
-    return {
-        "num_labels": config.num_labels,
-        "text": [
-            text.hidden_size,
-            text.num_hidden_layers,
-            text.num_attention_heads,
-            text.num_key_value_heads,
-        ],
-        "audio": [audio.d_model, audio.encoder_layers],
-        "vocab_size": text.vocab_size,
-    }
-
-
-def adapter_metadata(
-    base_name: str, revision: str | None, config, class_ms: float, spec: LoraSpec
-) -> dict:
-    return {
-        "base_model": base_name,
-        "revision": revision,
-        "num_labels": config.num_labels,
-        "class_ms": class_ms,
-        "lora_preset": spec.name,
-        "fingerprint": base_fingerprint(config),
-    }
-
-
-def save_adapter(model: torch.nn.Module, processor, out_dir: str | Path, metadata: dict) -> Path:
-    """Save a peft adapter (or, for full training, the whole model and processor) with metadata."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    if not isinstance(model, PeftModel):
-        processor.save_pretrained(out_dir)
-    (out_dir / ADAPTER_META).write_text(json.dumps(metadata, indent=2))
-    return out_dir

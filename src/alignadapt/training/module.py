@@ -2,7 +2,9 @@
 
 Checkpoints hold only what trains (LoRA weights, a trained head, or everything for full
 training) plus optimizer and scheduler state; the frozen backbone is reloaded from
-`pretrained` on resume. Metrics use slash names: `train/loss`, `val/aas_ms`, ...
+`pretrained` on resume. What a `.ckpt` keeps, and the checks on resume, are model/reference.py's
+(the format's one home, which names `net`, `ctc_head` and `frame_head` below). Metrics use slash names:
+`train/loss`, `val/aas_ms`, ...
 """
 
 from __future__ import annotations
@@ -22,14 +24,7 @@ from ..evaluation.listening import summarize_listening, withheld_features
 from ..evaluation.metrics import slot_errors_ms, summarize
 from ..model.decoding import DECODINGS, decode
 from ..model.loading import load_aligner
-from ..model.lora import (
-    LoraSpec,
-    adapter_metadata,
-    apply_lora,
-    base_fingerprint,
-    count_parameters,
-    save_adapter,
-)
+from ..model.lora import LoraSpec, apply_lora, count_parameters
 from ..model.prompt import (
     decoder_states,
     head_logits,
@@ -38,7 +33,18 @@ from ..model.prompt import (
     to_model,
     unwrap,
 )
-from ..model.reference import read_reference
+from ..model.reference import (
+    CTC_HEAD,
+    FRAME_HEAD,
+    adapter_metadata,
+    check_complete,
+    check_fits,
+    checkpoint_reference,
+    read_reference,
+    save_adapter,
+    trained_keys,
+    write_checkpoint,
+)
 from ..model.timing import IGNORE_INDEX
 
 log = logging.getLogger(__name__)
@@ -432,32 +438,25 @@ class AlignerModule(L.LightningModule):
                 }
             )
 
-    # ---- checkpoints: only what trains -----------------------------------------------
-    def trainable_state_keys(self) -> set[str]:
-        keys = {f"net.{n}" for n, p in self.net.named_parameters() if p.requires_grad}
-        for name in ("ctc_head", "frame_head"):  # trained, so resumed with the run (never exported)
-            if getattr(self, name) is not None:
-                keys |= {f"{name}.{n}" for n, _ in getattr(self, name).named_parameters()}
-        return keys
+    # ---- checkpoints: only what trains (model/reference.py's format) --------------------
+    def aux_heads(self) -> dict[str, torch.nn.Module | None]:
+        """Pretraining's auxiliary heads by their checkpoint prefix (trained and resumed with
+        the run, never exported)."""
+        return {CTC_HEAD: self.ctc_head, FRAME_HEAD: self.frame_head}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        keep = self.trainable_state_keys()
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
-        checkpoint["alignadapt"] = self.metadata()
+        write_checkpoint(checkpoint, self.net, self.aux_heads(), self.metadata())
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        meta = checkpoint.get("alignadapt")
-        if meta and meta["fingerprint"] != base_fingerprint(self.base_config):
-            raise ValueError(
-                f"this checkpoint was trained on {meta['base_model']!r}, whose shape differs from "
-                f"{self.pretrained!r}; resume with model.pretrained={meta['base_model']}"
-            )
-        missing = self.trainable_state_keys() - set(checkpoint["state_dict"])
-        if missing:
-            raise ValueError(
-                f"checkpoint lacks {len(missing)} trained weights (e.g. {sorted(missing)[0]}); "
-                "it was made with a different LoRA preset"
-            )
+        """Refuse, before Lightning loads it, a checkpoint of another base or LoRA preset."""
+        where = getattr(self._trainer, "ckpt_path", None) or "the checkpoint"
+        ref = checkpoint_reference(checkpoint, str(where), self.pretrained)
+        trained_on = ref.metadata.get("base_model")
+        check_fits(
+            ref, self.base_config, self.class_ms, f"resume with model.pretrained={trained_on}"
+        )
+        fix = "resume with the LoRA preset the run was started with (its .hydra/config.yaml)"
+        check_complete(ref, trained_keys(self.net, self.aux_heads()), fix)
 
     def metadata(self) -> dict:
         return adapter_metadata(
