@@ -249,6 +249,4 @@ def test_global_batch_is_logged_in_the_unit_that_sets_the_batch(make_cfg, capsys
         "accumulation = 32 padded audio seconds per optimizer step"
     ) in capsys.readouterr().out
     logged = (run / "csv" / "hparams.yaml").read_text()
-    assert (
-        "global_batch: 32\n" in logged and "global_batch_unit: padded audio seconds\n" in logged
-    )
+    assert "global_batch: 32\n" in logged and "global_batch_unit: padded audio seconds\n" in logged
