@@ -109,8 +109,8 @@ def test_shipped_base_listens():
     """The shipped demo base on unseen voices and sentences (the test side of the corpus) with
     silences its text and length cannot predict (0-3 s at the ends, pauses to 2.5 s):
     withholding its audio makes its error at least MIN_RATIO times worse. The first demo base
-    scored 1.00 here; this one 2.8 (it hears where speech is). On the fixed test sets' narrow
-    silences it is 1.06 to 1.6 (make bench-demo): where each word is, it hears little."""
+    scored 1.00 here, v3 2.81, v4 6.25 (104 / 652 ms). On the fixed test sets' narrow silences
+    v4 is 1.3 to 3.8 a cell (make bench-demo)."""
     from alignadapt.demo.broad import make_utterance
     from alignadapt.demo.espeak import IsolatedEspeak
     from alignadapt.inference.aligner import Aligner
