@@ -130,8 +130,6 @@ class AlignerModule(L.LightningModule):
             text = base.config.text_config
             classes = text.vocab_size + 1  # + blank
             self.ctc_head = torch.nn.Linear(text.hidden_size, ctc_frames * classes)
-            special = set(self.processor.tokenizer.all_special_ids)
-            special |= {self.timestamp_token_id, self.audio_token_id}
         # A second auxiliary loss, dense and local where CTC is a sequence (which sat in its
         # all-blank plateau for thousands of steps): each audio token's state predicts the set
         # of text tokens of the unit being spoken at it (none in silence), from the reference
@@ -159,7 +157,6 @@ class AlignerModule(L.LightningModule):
             special = set(self.processor.tokenizer.all_special_ids)
             special |= {self.timestamp_token_id, self.audio_token_id}
             self.register_buffer("_special_ids", torch.tensor(sorted(special)), persistent=False)
-            self._special_list = special
 
     # ---- forward and loss -------------------------------------------------------------
     @property
@@ -204,21 +201,20 @@ class AlignerModule(L.LightningModule):
         """
         rows = []
         vocab = self.frame_head.out_features
-        for ids, row_labels in zip(input_ids.tolist(), labels.tolist(), strict=True):
-            frames = sum(1 for i in ids if i == self.audio_token_id)
-            target = torch.zeros(frames, vocab)
-            unit, bounds = [], []
-            for i, label in zip(ids, row_labels, strict=True):
-                if i == self.timestamp_token_id:
-                    bounds.append(label)
-                    if len(bounds) == 2:
-                        start, end = bounds
-                        if start >= 0 and end >= 0 and unit:
-                            target[start : max(end, start + 1), unit] = 1.0
-                        unit, bounds = [], []
-                elif i not in self._special_list:
-                    unit.append(i)
-            rows.append(target)
+        special = self._special_ids.to(input_ids.device)
+        for ids, row_labels in zip(input_ids, labels, strict=True):
+            stamp = ids == self.timestamp_token_id
+            bounds = row_labels[stamp].reshape(-1, 2)  # (units, start and end class)
+            # a text token belongs to the unit whose two slots come next: count the slots before it
+            unit = (torch.cumsum(stamp, 0) - stamp.long()) // 2
+            text = ~torch.isin(ids, special) & (unit < len(bounds))
+            tokens = torch.zeros(len(bounds), vocab, device=ids.device)  # (units, vocab) multi-hot
+            tokens[unit[text], ids[text]] = 1.0
+            start, end = bounds[:, 0], torch.maximum(bounds[:, 1], bounds[:, 0] + 1)
+            start = torch.where((bounds >= 0).all(dim=1), start, end)  # unlabelled: covers nothing
+            frame = torch.arange(int((ids == self.audio_token_id).sum()), device=ids.device)
+            covers = (frame[:, None] >= start[None, :]) & (frame[:, None] < end[None, :])
+            rows.append((covers.float() @ tokens).clamp(max=1.0))
         return torch.cat(rows)
 
     def frame_loss(
