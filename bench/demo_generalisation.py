@@ -4,6 +4,8 @@
     python bench/demo_generalisation.py                   # models/demo-base
     python bench/demo_generalisation.py --model logs/pretrain/checkpoints/last.ckpt
     python bench/demo_generalisation.py --languages en zh --buckets 1-5s 20-30s
+    python bench/demo_generalisation.py --decoding monotonic   # another slot decoding
+    python bench/demo_generalisation.py --window 6   # calls of at most 6 s, cut at pauses
 
 For every test manifest (language x length bucket, unseen voices and sentences) it runs
 evaluate.py's `run_evaluation` with the base and the naive baseline (units spread over the
@@ -70,6 +72,16 @@ def main() -> None:
     parser.add_argument("--languages", nargs="*", default=list(LANGUAGES))
     parser.add_argument("--buckets", nargs="*", default=[bucket_name(b) for b in BUCKETS])
     parser.add_argument("--out", default=None, help="default: logs/bench_demo/<stamp>")
+    parser.add_argument(
+        "--decoding", default="argmax", help="slot logits -> times: argmax, subclass or monotonic"
+    )
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        help="seconds a call hears at most (aligner.window): longer recordings are cut at pauses "
+        "and aligned piece by piece; default: the whole recording in one call",
+    )
     args = parser.parse_args()
     out = Path(args.out or ROOT / "logs" / "bench_demo" / time.strftime("%Y%m%d-%H%M%S"))
     tests = Path(args.tests)
@@ -81,6 +93,11 @@ def main() -> None:
         )
 
     from alignadapt.evaluation.run import run_evaluation
+    from alignadapt.inference.settings import AlignerSettings
+
+    settings = AlignerSettings(decodings=[args.decoding])
+    if args.window:
+        settings.window = args.window
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,7 +105,7 @@ def main() -> None:
         for lang, bucket in wanted:
             name = f"{lang}_{bucket}"
             metrics = run_evaluation(
-                tests / f"{name}.jsonl", {}, model, out / name, bootstrap=0, worst=2
+                tests / f"{name}.jsonl", {}, model, out / name, settings, bootstrap=0, worst=2
             )
             base, naive = metrics["columns"]["base"], metrics["columns"]["naive"]
             listening = metrics["listening"]["base"]
@@ -115,7 +132,8 @@ def main() -> None:
         return out
 
     lines = grid(
-        f"AAS (ms) base / naive (base within 100 ms) - model {args.model}",
+        f"AAS (ms) base / naive (base within 100 ms) - model {args.model}, {args.decoding}"
+        + (f", window {args.window:g} s" if args.window else ""),
         lambda r: f"{r['base_ms']:.0f} / {r['naive_ms']:.0f} ({100 * r['base_within_100ms']:.0f}%)",
     )
     wins = sum(r["base_ms"] < r["naive_ms"] for r in rows)

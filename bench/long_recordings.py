@@ -11,6 +11,9 @@
     PYTHONPATH=src python bench/long_recordings.py --minutes 1 --save times.json  # + every
                                                           # run's times and gaps, for a compare
 
+Also prints the naive baseline's AAS on the same recording, over the whole of it and
+sentence by sentence.
+
 Builds a recording of held-out espeak-ng test sentences with pauses (tests/longform.py),
 writes it to a FLAC file, then aligns it from disk (`Aligner.align_many`: block-wise energy
 pass, piece-wise reads) in a fresh process, so the peak resident memory printed is that of
@@ -114,6 +117,7 @@ def main() -> None:
         return align_from_disk(args)
     sys.path.insert(0, str(ROOT))
     from alignadapt.evaluation.metrics import slot_errors_ms
+    from alignadapt.evaluation.naive import naive_align
     from alignadapt.inference.aligner import Aligner, AlignerSettings, AlignRequest
     from alignadapt.inference.batching import in_input_order
     from alignadapt.model.prompt import SAMPLE_RATE, split_units
@@ -178,6 +182,22 @@ def main() -> None:
         ]
     )
     print(f"AAS: long {long_aas:.1f} ms, sentence by sentence {one.mean():.1f} ms")
+    # the naive baseline (units spread over the voiced span by length): over the whole
+    # recording, which is what a user without a model has, and over each sentence's own clip,
+    # which needs the sentence boundaries a user does not have
+    naive_long = slot_errors_ms(naive_align(rec.audio, units), rec.reference.ravel()).mean()
+    naive_one = np.concatenate(
+        [
+            slot_errors_ms(
+                naive_align(clip, split_units(aligner.processor, text, "English")), s.ravel()
+            )
+            for clip, text, s in zip(rec.clips, rec.texts, rec.spans, strict=True)
+        ]
+    )
+    print(
+        f"naive: long {naive_long:.1f} ms, sentence by sentence {naive_one.mean():.1f} ms "
+        f"(given each sentence's clip)"
+    )
     if args.unspoken:
         slots = extra_times.reshape(-1, 2)
         rest = np.concatenate([slots[:first], slots[first + extra :]]).ravel()

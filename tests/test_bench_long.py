@@ -35,6 +35,11 @@ def test_the_demo_base_run_aligns_3_minutes_and_flags_what_is_not_in_the_transcr
         float, re.search(r"AAS: long ([\d.]+) ms, sentence by sentence ([\d.]+)", out).groups()
     )
     assert long_aas < 1.15 * one, out
+    naive_long, naive_one = map(
+        float, re.search(r"naive: long ([\d.]+) ms, sentence by sentence ([\d.]+) ms", out).groups()
+    )
+    assert long_aas < naive_long, out  # better than what a user without a model has
+    assert naive_one < naive_long, out  # sentence boundaries are worth a lot to naive
     found = re.search(r"unspoken sentence \(units (\d+)-(\d+), .*flagged .* \[\((\d+), (\d+),", out)
     assert found, out
     first, last, flagged_first, count = map(int, found.groups())

@@ -130,6 +130,16 @@ def test_generalisation_bench_prints_base_against_naive(tmp_path, tiny_dir):
     assert rows[0]["withheld_ms"] == round(check["aas_withheld_ms"], 1)
     assert "withholding the audio makes the base 3x worse or more in" in done.stdout
     assert (out / "generalisation.png").stat().st_size > 0
+    assert report["decodings"] == ["argmax"] and f"{tiny_dir}, argmax" in done.stdout
+    viterbi = subprocess.run(
+        [sys.executable, str(root / "bench" / "demo_generalisation.py"), "--model", str(tiny_dir),
+         "--tests", str(tests), "--languages", "en", "--buckets", "1-5s", "--out",
+         str(tmp_path / "mono"), "--decoding", "monotonic"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert f"{tiny_dir}, monotonic" in viterbi.stdout
+    report = json.loads((tmp_path / "mono" / "en_1-5s" / "metrics.json").read_text())
+    assert report["decodings"] == ["monotonic"]
     missing = subprocess.run(
         [sys.executable, str(root / "bench" / "demo_generalisation.py"), "--tests", str(tests),
          "--languages", "fr", "--buckets", "1-5s", "--out", str(out)],

@@ -46,7 +46,7 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
         [
             f"manifest={manifest}",
             f"models.adapted={adapter}",
-            "aligner.decodings=[argmax,subclass]",
+            "aligner.decodings=[argmax,subclass,monotonic]",
             f"terms=[{term}]",
             "worst=2",
             "bootstrap=200",
@@ -75,7 +75,8 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
         "plots/worst_2.png",
     } <= files
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
-    columns = ["base/argmax", "base/subclass", "adapted/argmax", "adapted/subclass", "naive"]
+    columns = [f"{m}/{d}" for m in ("base", "adapted") for d in ("argmax", "subclass", "monotonic")]
+    columns.append("naive")
     assert list(metrics["columns"]) == columns
     assert metrics["models"] == {
         "base": str(tiny_dir),
@@ -106,7 +107,7 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
         assert col["terms"]["slots"] == 2 * n_terms and col["other_words"]["slots"] == 2 * (
             n_units - n_terms
         )
-    for c in ("adapted/argmax", "adapted/subclass"):
+    for c in ("adapted/argmax", "adapted/subclass", "adapted/monotonic"):
         diff = metrics["vs_base"][c]
         assert diff["base"] == c.replace("adapted", "base")
         assert diff["ci95_ms"][0] <= diff["aas_diff_ms"] <= diff["ci95_ms"][1]

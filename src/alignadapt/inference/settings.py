@@ -26,7 +26,7 @@ class AlignerSettings:
     """How a model is run to get timestamps, and when its answer is trusted."""
 
     decodings: list[str] = _setting(
-        None, "argmax and/or subclass; the first one is written out", lambda: ["argmax"]
+        None, "argmax, subclass and/or monotonic; the first one is written out", lambda: ["argmax"]
     )
     batch_size: int = _setting(8, "utterances per forward pass")
     dtype: str = _setting("float32", "float32, bfloat16 or float16 (halves memory on a GPU)")

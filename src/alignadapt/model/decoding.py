@@ -9,6 +9,11 @@ longer runs. The result matches the processor's decoder exactly (tested).
 expected class over the probability mass around its peak (peak +- `SUBCLASS_RADIUS` classes),
 so estimates fall between the 80 ms classes instead of on them.
 
+`monotonic`: the most likely non-decreasing sequence of classes (a Viterbi pass over the slots'
+log-probabilities). Where argmax picks an outlier and the repair throws it away, this weighs
+every slot's whole distribution: a slot torn between two places takes the one that agrees
+with its neighbours.
+
 Every decoding also returns each slot's confidence: the probability of the argmax class.
 """
 
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-DECODINGS = ("argmax", "subclass")
+DECODINGS = ("argmax", "subclass", "monotonic")
 SUBCLASS_RADIUS = 2  # classes either side of the peak read by sub-class decoding
 
 
@@ -123,10 +128,47 @@ def decode_subclass(
     return Decoded(times_ms / 1000.0, base.repaired, base.confidence, base.changed)
 
 
+def decode_monotonic(slot_logits: torch.Tensor, class_ms: float) -> Decoded:
+    """The classes c_0 <= c_1 <= ... maximising the summed log-probability of the slots.
+
+    best[i, c] = log p_i(c) + max over c' <= c of best[i - 1, c']; a running maximum over the
+    classes makes each slot O(classes). `repaired` and `changed` count the slots whose class
+    differs from their argmax.
+    """
+    logp = torch.log_softmax(slot_logits.detach().double(), dim=-1).cpu().numpy()
+    n, classes = logp.shape
+    peak = logp.argmax(axis=-1) if n else np.zeros(0, dtype=np.int64)
+    confidence = np.exp(logp[np.arange(n), peak]) if n else np.zeros(0)
+    if n == 0:
+        return Decoded(np.zeros(0), 0, confidence, np.zeros(0, dtype=bool))
+    came_from = np.zeros((n, classes), dtype=np.int64)  # the best c' <= c of the slot before
+    best = logp[0].copy()
+    index = np.arange(classes)
+    for i in range(1, n):
+        # running argmax of `best` over c' <= c (on a tie, the later class)
+        running = np.maximum.accumulate(best)
+        at = np.where(best == running, index, 0)
+        came_from[i] = np.maximum.accumulate(at)
+        best = logp[i] + running
+    path = np.zeros(n, dtype=np.int64)
+    path[-1] = int(best.argmax())
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = came_from[i, path[i]]
+    changed = path != peak
+    return Decoded(
+        times=path * class_ms / 1000.0,
+        repaired=int(changed.sum()),
+        confidence=confidence,
+        changed=changed,
+    )
+
+
 def decode(slot_logits: torch.Tensor, class_ms: float, method: str = "argmax") -> Decoded:
     """The one entry point: validation, evaluation, pseudo-labelling and alignment call this."""
     if method == "argmax":
         return decode_argmax(slot_logits, class_ms)
     if method == "subclass":
         return decode_subclass(slot_logits, class_ms)
+    if method == "monotonic":
+        return decode_monotonic(slot_logits, class_ms)
     raise ValueError(f"decoding must be one of {', '.join(DECODINGS)}, not {method!r}")
