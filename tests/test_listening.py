@@ -2,6 +2,8 @@
 figures, the loud callback, and models that pass or fail it: a fresh tiny aligner whose audio
 is not drowned by its positions, a short run that must learn to listen, and the shipped base."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -226,3 +228,28 @@ def test_model_card_carries_the_listening_check():
     assert "Validation AAS 200.0 ms with each recording's own audio, 600.0 ms" in hearing
     assert "3.00x" in hearing and "NOT LISTENING" not in hearing
     assert "**NOT LISTENING** (under 1.5x)" in card(1.1)
+
+
+@pytest.mark.slow
+def test_the_card_listening_bench_prints_its_rows(tiny_dir):
+    """bench/listening_card.py runs as its docstring says and prints both rows in the card's
+    format (own audio, another recording's, silence, with the ratios of the last two)."""
+    import re
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "listening_card.py"), "--model", str(tiny_dir),
+         "--count", "2"],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )  # fmt: skip
+    rows = re.findall(
+        r"^\| (wide|narrow) \((\d) utterances\) \| (\d+) ms \| (\d+) ms \(([\d.]+)x\) \| (\d+) ms \(([\d.]+)x\) \|$",
+        done.stdout,
+        re.M,
+    )
+    assert [r[0] for r in rows] == ["wide", "narrow"], done.stdout
+    for _, n, own, swapped, ratio, silent, silent_ratio in rows:
+        assert n == "2"
+        assert float(ratio) == pytest.approx(int(swapped) / int(own), rel=0.03)
+        assert float(silent_ratio) == pytest.approx(int(silent) / int(own), rel=0.03)
