@@ -117,8 +117,9 @@ def main() -> None:
                     "base_ms": round(base["aas_ms"], 1),
                     "naive_ms": round(naive["aas_ms"], 1),
                     "base_within_100ms": round(base["within_100ms"], 3),
-                    "withheld_ms": round(listening["aas_withheld_ms"], 1),
-                    "listening": round(listening["ratio"], 2),
+                    # None where no recording fits one call (--window shorter than the cell)
+                    "withheld_ms": round(listening["aas_withheld_ms"], 1) if listening else None,
+                    "listening": round(listening["ratio"], 2) if listening else None,
                 }
             )
 
@@ -140,12 +141,18 @@ def main() -> None:
     lines += ["", f"base beats naive in {wins} of {len(rows)} cells", ""]
     lines += grid(
         "Listening: AAS with another recording's audio / with its own (x; 1.0 = deaf)",
-        lambda r: f"{r['withheld_ms']:.0f} / {r['base_ms']:.0f} ({r['listening']:.1f}x)",
+        lambda r: (
+            f"{r['withheld_ms']:.0f} / {r['base_ms']:.0f} ({r['listening']:.1f}x)"
+            if r["listening"] is not None
+            else "n/a (longer than a call)"
+        ),
     )
-    hearing = sum(r["listening"] >= 3.0 for r in rows)
+    checked = [r for r in rows if r["listening"] is not None]
+    hearing = sum(r["listening"] >= 3.0 for r in checked)
     lines += [
         "",
-        f"withholding the audio makes the base 3x worse or more in {hearing} of {len(rows)} cells",
+        f"withholding the audio makes the base 3x worse or more in {hearing} of {len(checked)} cells"
+        + ("" if len(checked) == len(rows) else f" ({len(rows) - len(checked)} not checked)"),
     ]
     table = "\n".join(lines)
     print(table)

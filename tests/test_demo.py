@@ -134,10 +134,13 @@ def test_generalisation_bench_prints_base_against_naive(tmp_path, tiny_dir):
     viterbi = subprocess.run(
         [sys.executable, str(root / "bench" / "demo_generalisation.py"), "--model", str(tiny_dir),
          "--tests", str(tests), "--languages", "en", "--buckets", "1-5s", "--out",
-         str(tmp_path / "mono"), "--decoding", "monotonic"],
+         str(tmp_path / "mono"), "--decoding", "monotonic", "--window", "0.9"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert f"{tiny_dir}, monotonic" in viterbi.stdout
+    assert f"{tiny_dir}, monotonic, window 0.9 s" in viterbi.stdout
+    # every recording (1-3 s) is longer than a 0.9 s call: aligned in pieces, no listening check
+    assert "| en | n/a (longer than a call) |" in viterbi.stdout
+    assert "3x worse or more in 0 of 0 cells (1 not checked)" in viterbi.stdout
     report = json.loads((tmp_path / "mono" / "en_1-5s" / "metrics.json").read_text())
     assert report["decodings"] == ["monotonic"]
     missing = subprocess.run(
