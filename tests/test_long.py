@@ -351,7 +351,7 @@ DEMO_BASE = Path(__file__).resolve().parents[1] / "models" / "demo-base"
 def test_the_demo_base_aligns_three_minutes_of_test_sentences(tmp_path_factory):
     """3 minutes of held-out espeak-ng sentences in a test voice at one pace with pauses and
     a punctuated transcript, aligned as one recording and sentence by sentence with the
-    shipped demo base: long within 15% (v4: 225.9 vs 211.6 ms; the first base 535.0 vs 502.4 ms, README)."""
+    shipped demo base: long within 15% (v5: 118.9 vs 116.9 ms; v4 225.9 vs 211.6 ms; the first base 535.0 vs 502.4 ms, README)."""
     from .longform import spoken_recording
 
     rec = spoken_recording(180.0)
