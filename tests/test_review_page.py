@@ -115,6 +115,15 @@ def status(page) -> str:
     return page.inner_text("#status")
 
 
+def saved_status(page) -> str:
+    """The status once a save asked for with Ctrl+S has answered: until then it still reads
+    "unsaved changes" (reading it straight away races the server)."""
+    page.wait_for_function(
+        "!document.getElementById('status').textContent.startsWith('unsaved changes')"
+    )
+    return page.inner_text("#status")
+
+
 def drag(page, word: int, side: str, dx: int) -> float:
     """Drag word `word`'s `side` handle by dx pixels; returns the time the page must now hold,
     computed from the geometry (whole ms, as the page snaps)."""
@@ -216,7 +225,7 @@ def test_drag_a_boundary_and_save_writes_the_exact_new_time(review_dir, browser)
         expected = drag(page, 1, "right", 30)
         assert page.evaluate("window.review.state.words[1][1]") == expected
         page.keyboard.press("Control+s")
-        assert status(page).startswith("saved line 2 (corrected)")
+        assert saved_status(page).startswith("saved line 2 (corrected)")
         page.close()
     out = output_lines(review_dir / "out.jsonl")
     assert list(out) == [2]
@@ -288,11 +297,11 @@ def test_two_tabs_merge_different_words_and_refuse_the_same_one(review_dir, brow
         wait_line(two, 2)
         first = drag(one, 0, "right", 20)
         one.keyboard.press("Control+s")
-        assert status(one).startswith("saved line 2")
+        assert saved_status(one).startswith("saved line 2")
         last = len(session.lines[2].units) - 1
         second = drag(two, last, "left", -20)  # another word: merged
         two.keyboard.press("Control+s")
-        assert "saved from another tab meanwhile; both changes are kept" in status(two)
+        assert "saved from another tab meanwhile; both changes are kept" in saved_status(two)
         record = output_lines(review_dir / "out.jsonl")[2]
         assert record["words"][0]["end"] == first and record["words"][last]["start"] == second
         assert two.evaluate("window.review.state.words[0][1]") == first  # the page took it in
