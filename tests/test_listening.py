@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from alignadapt.demo.broad import Timing
+from alignadapt.demo.listening_probe import WIDE
 from alignadapt.demo.tiny import (
     TinySpec,
     audio_position_ratio,
@@ -25,9 +25,6 @@ from alignadapt.evaluation.listening import (
 from alignadapt.model.loading import load_aligner
 
 from .conftest import ROOT
-
-# pretraining's silences (conf/data/demo_broad.yaml): where they are, text and length cannot say
-WIDE = Timing(lead_s=(0.0, 3.0), tail_s=(0.0, 3.0), pause_s=(0.1, 2.5), max_edge_share=0.34)
 
 
 def test_donor_audio_is_the_next_recording_at_this_length():
@@ -113,34 +110,17 @@ def test_shipped_base_listens():
     withholding its audio makes its error at least MIN_RATIO times worse. The first demo base
     scored 1.00 here, v3 2.81, v4 6.25 (104 / 652 ms), v5 9.06 (85 / 772 ms). On the fixed test
     sets' narrow silences v5 is 1.8 to 6.2 a cell (make bench-demo; v4 1.3 to 3.8)."""
-    from alignadapt.demo.broad import make_utterance
     from alignadapt.demo.espeak import IsolatedEspeak
+    from alignadapt.demo.listening_probe import listening_errors, probe_set
     from alignadapt.inference.aligner import Aligner
-    from alignadapt.model.prompt import split_units
 
     aligner = Aligner.load(str(ROOT / "models" / "demo-base"))
-    engine = IsolatedEspeak()
-    audios, units, refs = [], [], []
-    for i in range(8):
-        rng = np.random.default_rng([7, i])
-        utt = make_utterance(engine, rng, "en", 3.0 + i, split="test", timing=WIDE)
-        u = split_units(aligner.processor, utt.text, utt.language)
-        if len(u) != len(utt.words):
-            continue
-        audios.append(utt.audio)
-        units.append(u)
-        refs.append(np.asarray([(s, e) for _, s, e in utt.words]))
-    own = aligner.align(audios, units)
-    swapped = aligner.align(donor_audios(audios), units)
-    errors = np.concatenate(
-        [np.abs(a.decoded["argmax"].times - r.ravel()) for a, r in zip(own, refs, strict=True)]
-    )
-    deaf = np.concatenate(
-        [np.abs(a.decoded["argmax"].times - r.ravel()) for a, r in zip(swapped, refs, strict=True)]
-    )
+    probe = probe_set(IsolatedEspeak(), aligner.processor, 8, WIDE)
+    found = listening_errors(aligner, probe, silence=False)
+    errors, deaf = found["own"], found["swapped"]
     check = summarize_listening(errors * 1000, deaf * 1000, 0, errors.size)
     print(verdict("demo base", check))
-    assert len(audios) >= 6
+    assert len(probe.audios) >= 6
     assert check["ratio"] >= MIN_RATIO, verdict("demo base", check)
 
 

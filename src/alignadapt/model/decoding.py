@@ -137,10 +137,10 @@ def decode_monotonic(slot_logits: torch.Tensor, class_ms: float) -> Decoded:
     """
     logp = torch.log_softmax(slot_logits.detach().double(), dim=-1).cpu().numpy()
     n, classes = logp.shape
-    peak = logp.argmax(axis=-1) if n else np.zeros(0, dtype=np.int64)
-    confidence = np.exp(logp[np.arange(n), peak]) if n else np.zeros(0)
     if n == 0:
-        return Decoded(np.zeros(0), 0, confidence, np.zeros(0, dtype=bool))
+        return Decoded(np.zeros(0), 0, np.zeros(0), np.zeros(0, dtype=bool))
+    peak = logp.argmax(axis=-1)
+    confidence = np.exp(logp[np.arange(n), peak])
     came_from = np.zeros((n, classes), dtype=np.int64)  # the best c' <= c of the slot before
     best = logp[0].copy()
     index = np.arange(classes)
