@@ -172,6 +172,40 @@ def test_wide_timing_puts_silence_and_sounds_where_text_cannot_predict_them():
     assert sounds >= 3  # non-speech sounds fill pauses with no word in them
 
 
+@needs_espeak
+def test_natural_share_speaks_the_same_utterances_with_natural_silences(processor):
+    """`natural_share` of the utterances take natural silences (0.05-0.5 s ends, 0.1-1 s
+    pauses) instead of `timing`'s. The sentences are drawn in the same order whatever the share
+    (with shorter silences, more of them fit the call)."""
+    from alignadapt.demo.stream import BroadStream
+
+    wide = {"lead_s": [1.5, 2.0], "tail_s": [0.0, 0.5], "max_edge_share": 0.34}
+
+    def leads_and_units(share):
+        stream = BroadStream(
+            processor,
+            seed=2,
+            steps_per_epoch=2,
+            batch_seconds=16.0,
+            buckets=[[6.0, 8.0]],
+            languages={"en": 1.0},
+            timing=wide,
+            natural_share=share,
+        )
+        examples = stream.batch(0, 0) + stream.batch(0, 1)
+        return [e.spans[0][0] for e in examples], [e.units for e in examples]
+
+    (wide_leads, units), (natural_leads, same_units) = leads_and_units(0.0), leads_and_units(1.0)
+    assert len(units) == len(same_units) == 4
+    assert all(n[: len(w)] == w for n, w in zip(same_units, units, strict=True))
+    assert min(wide_leads) >= 1.5  # espeak-ng adds a little silence of its own before a sentence
+    assert max(natural_leads) <= 0.5 + 0.15
+    mixed, _ = leads_and_units(0.5)
+    assert all(x in (a, b) for x, a, b in zip(mixed, wide_leads, natural_leads, strict=True))
+    with pytest.raises(ValueError, match="natural_share"):
+        BroadStream(processor, seed=0, steps_per_epoch=1, natural_share=1.5)
+
+
 def test_curriculum_stages_pick_languages_and_buckets_by_step(processor):
     from alignadapt.demo.stream import BroadStream
 

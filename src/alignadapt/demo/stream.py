@@ -42,6 +42,7 @@ class BroadStream(Dataset):
         conditions: dict | None = None,
         timing: dict | None = None,
         stages: Sequence[dict] | None = None,
+        natural_share: float = 0.0,
     ):
         self.processor = processor
         self.seed = seed
@@ -58,6 +59,18 @@ class BroadStream(Dataset):
         self.split = split
         self.conditions = Conditions(**(conditions or {}))
         self.timing = Timing.from_dict(timing)
+        if not 0.0 <= natural_share <= 1.0:
+            raise ValueError(
+                f"natural_share is a share of utterances in [0, 1], not {natural_share}"
+            )
+        self.natural_share = natural_share
+        # natural silences (Timing's defaults: 0.05-0.5 s ends, 0.1-1 s pauses) with `timing`'s
+        # rate changes and non-speech sounds
+        self.natural = Timing(
+            rate_change=self.timing.rate_change,
+            nonspeech_prob=self.timing.nonspeech_prob,
+            nonspeech_s=self.timing.nonspeech_s,
+        )
         self.stages = [Stage.from_dict(stage, self) for stage in (stages or [])]
         self._engine = None  # one libespeak-ng per process, made where it is used
 
@@ -89,6 +102,10 @@ class BroadStream(Dataset):
             rng = np.random.default_rng([self.seed, epoch, index, draw])  # one per utterance
             draw += 1
             language = languages[rng.choice(len(languages), p=weights)]
+            timing = self.timing
+            if self.natural_share > 0:  # its own draw: the utterance is the same either way
+                coin = np.random.default_rng([self.seed, epoch, index, draw, 1]).random()
+                timing = self.natural if coin < self.natural_share else self.timing
             try:
                 utt = make_utterance(
                     self.engine,
@@ -97,7 +114,7 @@ class BroadStream(Dataset):
                     float(rng.uniform(*bucket)),
                     split=self.split,
                     conditions=self.conditions,
-                    timing=self.timing,
+                    timing=timing,
                 )
             except EspeakCrashed:  # libespeak-ng crashes in this voice and pitch: next draw
                 continue
@@ -186,6 +203,7 @@ class BroadSource(Source):
         conditions: dict | None = None,
         timing: dict | None = None,
         curriculum: Sequence[dict] | None = None,
+        natural_share: float = 0.0,
     ):
         self.stream_args = dict(
             seed=seed,
@@ -196,19 +214,28 @@ class BroadSource(Source):
             timing=dict(timing) if timing else None,
         )
         self.curriculum = [dict(stage) for stage in (curriculum or [])]
+        self.natural_share = float(natural_share)  # training only: validation stays on `timing`
         self.batch_seconds = batch_seconds
         self.steps_per_epoch = steps_per_epoch
         self.val_batches = val_batches
         self._val_cache: list | None = None
 
-    def _stream(self, data: AlignDataModule, seed_offset: int, steps: int, stages=None):
+    def _stream(
+        self, data: AlignDataModule, seed_offset: int, steps: int, stages=None, natural=0.0
+    ):
         args = dict(self.stream_args)
         args["seed"] = int(args["seed"]) + seed_offset
-        return BroadStream(data.collator.processor, steps_per_epoch=steps, stages=stages, **args)
+        return BroadStream(
+            data.collator.processor,
+            steps_per_epoch=steps,
+            stages=stages,
+            natural_share=natural,
+            **args,
+        )
 
     def train_loader(self, data: AlignDataModule) -> DataLoader:
         return DataLoader(
-            self._stream(data, 0, self.steps_per_epoch, self.curriculum),  # validation: all
+            self._stream(data, 0, self.steps_per_epoch, self.curriculum, self.natural_share),
             sampler=EpochSampler(self.steps_per_epoch),
             batch_size=None,
             num_workers=data.num_workers,
