@@ -103,7 +103,7 @@ class BroadStream(Dataset):
             draw += 1
             language = languages[rng.choice(len(languages), p=weights)]
             timing = self.timing
-            if self.natural_share > 0:  # its own draw: the utterance is the same either way
+            if self.natural_share > 0:  # its own draw: voice and sentences are drawn the same
                 coin = np.random.default_rng([self.seed, epoch, index, draw, 1]).random()
                 timing = self.natural if coin < self.natural_share else self.timing
             try:
