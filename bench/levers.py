@@ -33,7 +33,7 @@ LEVERS: dict[str, list[str]] = {
     "replay_70": ["lora=decoder_attn", REPLAY, "data.replay.share=0.7"],
     "preset_attn_mlp": ["lora=decoder_attn_mlp", NO_REPLAY],
     "preset_audio": ["lora=decoder_audio", NO_REPLAY],
-    "default (demo_lora: preset_audio + replay_70)": [],
+    "default (demo_lora: preset_audio r=16 + replay_70)": [],
 }
 
 
