@@ -37,6 +37,27 @@ def test_every_experiment_composes(experiment, tmp_path, shared_dir):
     LoraSpec(**container["lora"])
 
 
+def test_an_experiments_rank_applies_to_the_preset_chosen_and_lora_none_trains_everything(
+    tmp_path, shared_dir
+):
+    """demo_lora sets r=16 after its preset: another preset gets that rank too, and
+    `lora=none` (r 0 in its file, 16 after the experiment) still means the whole model."""
+
+    def spec(*overrides: str) -> LoraSpec:
+        cfg = compose_train(["experiment=demo_lora", *overrides], tmp_path, shared_dir)
+        return LoraSpec(**OmegaConf.to_container(cfg.lora, resolve=True))
+
+    default, attn, none = spec(), spec("lora=decoder_attn"), spec("lora=none")
+    assert (default.name, default.r, default.alpha, default.full) == (
+        "decoder_audio",
+        16,
+        64,
+        False,
+    )
+    assert (attn.name, attn.r, attn.full) == ("decoder_attn", 16, False)
+    assert (none.name, none.r, none.full) == ("none", 16, True)
+
+
 @pytest.mark.parametrize(("group", "option"), [(g, o) for g, opts in GROUPS.items() for o in opts])
 def test_every_group_option_composes(group, option, tmp_path, shared_dir):
     cfg = compose_train([f"{group}={option}"], tmp_path, shared_dir)

@@ -48,7 +48,9 @@ def peft_quietly():
 class LoraSpec:
     """A LoRA preset (conf/lora/*.yaml). `targets` maps a tower to the module names in it.
 
-    `r: 0` means no LoRA at all: the whole model is trained (to pretrain small models).
+    `r: 0`, or the preset `none`, means no LoRA at all: the whole model is trained (to
+    pretrain small models). The name counts on its own so that an experiment that sets its
+    rank (`experiment=demo_lora`: r 16) still trains everything with `lora=none`.
     """
 
     r: int = 8
@@ -62,7 +64,7 @@ class LoraSpec:
 
     @property
     def full(self) -> bool:
-        return self.r == 0
+        return self.r == 0 or self.name == "none"
 
 
 def target_regex(targets: dict[str, list[str]]) -> str:
