@@ -1,9 +1,10 @@
 """Measure the accuracy levers on the demo: each a config switch, same seed and step budget.
 
-    python bench/levers.py                  # all levers, one run at a time (~3 min each on 2 cores)
-    python bench/levers.py --only soft_loss replay
+    python bench/levers.py --steps 150      # all levers, one run at a time (~3 min each on 2 cores)
+    python bench/levers.py --only soft_loss replay   # demo_lora's own 400 steps: ~7 min each
 
-Every lever trains `experiment=demo_lora` with its overrides, then evaluates the adapter on
+Every lever trains `experiment=demo_lora` with its overrides (at the experiment's LoRA rank,
+16, whatever the preset), then evaluates the adapter on
 the domain test and the general test (forgetting) with evaluate.py; argmax and sub-class
 decoding are both reported for each run. Prints a Markdown table (AAS in ms) and writes it
 with the raw numbers to logs/levers/<stamp>/levers.{md,json}. Runs are sequential on
