@@ -352,7 +352,7 @@ def test_the_demo_base_aligns_three_minutes_of_test_sentences(tmp_path_factory):
     """3 minutes of held-out espeak-ng sentences in a test voice at one pace with pauses and
     a punctuated transcript, aligned as one recording and sentence by sentence with the
     shipped demo base: long (in pieces of at most 6 s) within 15% of each sentence in a call of
-    its own (v6: 123.1 vs 114.8 ms). Before v6 the sentences were cut at 6 s too: v5 118.9 vs
+    its own (v7: 103.4 vs 109.4 ms; v6: 123.1 vs 114.8 ms). Before v6 the sentences were cut at 6 s too: v5 118.9 vs
     116.9 ms, v4 225.9 vs 211.6, the first base 535.0 vs 502.4 (README); v6 123.1 vs 103.4
     that way, its whole sentences being worse than their 6 s pieces."""
     from .longform import spoken_recording
