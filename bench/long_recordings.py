@@ -175,8 +175,8 @@ def main() -> None:
         return
     long_aas = slot_errors_ms(predicted, rec.reference.ravel()).mean()
     # the reference: each sentence's clip in one call of its own (the model's whole window),
-    # whatever --window cuts the long recording into
-    whole_calls = Aligner.load(args.model)
+    # whatever --window cuts the long recording into; the loaded model, default settings
+    whole_calls = Aligner(aligner.model, aligner.processor, label=aligner.label)
     clips = [AlignRequest(clip, text) for clip, text in zip(rec.clips, rec.texts, strict=True)]
     singles = in_input_order(whole_calls.align_many(clips), len(clips))
     one = np.concatenate(

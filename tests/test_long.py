@@ -352,9 +352,9 @@ def test_the_demo_base_aligns_three_minutes_of_test_sentences(tmp_path_factory):
     """3 minutes of held-out espeak-ng sentences in a test voice at one pace with pauses and
     a punctuated transcript, aligned as one recording and sentence by sentence with the
     shipped demo base: long (in pieces of at most 6 s) within 15% of each sentence in a call of
-    its own (v7: 103.4 vs 109.4 ms; v6: 123.1 vs 114.8 ms). Before v6 the sentences were cut at 6 s too: v5 118.9 vs
-    116.9 ms, v4 225.9 vs 211.6, the first base 535.0 vs 502.4 (README); v6 123.1 vs 103.4
-    that way, its whole sentences being worse than their 6 s pieces."""
+    its own (v7: 103.4 vs 109.4 ms; v6: 123.1 vs 114.8 ms). Before v6 the sentences were cut at
+    6 s too: v5 118.9 vs 116.9 ms, v4 225.9 vs 211.6, the first base 535.0 vs 502.4 (README);
+    v6 123.1 vs 103.4 that way, its whole sentences being worse than their 6 s pieces."""
     from .longform import spoken_recording
 
     rec = spoken_recording(180.0)
@@ -362,7 +362,7 @@ def test_the_demo_base_aligns_three_minutes_of_test_sentences(tmp_path_factory):
     units = split_units(aligner.processor, rec.text, "English")
     (long,) = aligner.align([rec.audio], [units], breaks=[unit_breaks(rec.text, units)])
     long_aas = slot_errors_ms(long.decoded["argmax"].times, rec.reference.ravel()).mean()
-    whole_calls = Aligner.load(DEMO_BASE)  # each sentence in one call, not cut at 6 s
+    whole_calls = Aligner(aligner.model, aligner.processor)  # each sentence in one call, not cut
     singles = whole_calls.align(
         rec.clips, [split_units(aligner.processor, t, None) for t in rec.texts]
     )
