@@ -75,7 +75,7 @@ def test_demo_data_command_makes_every_split(tmp_path):
     from alignadapt.cli import main
 
     args = [str(tmp_path), "--domain-train", "2", "--domain-val", "1", "--domain-test", "1"]
-    args += ["--general-test", "1", "--general-replay", "1", "--quiet"]
+    args += ["--general-test", "1", "--general-replay", "1", "--general-val", "1", "--quiet"]
     assert main(["demo-data", *args]) == 0
     made = sorted(p.name for p in tmp_path.glob("*.jsonl"))
     assert made == [
@@ -84,6 +84,7 @@ def test_demo_data_command_makes_every_split(tmp_path):
         "domain_val.jsonl",
         "general_replay.jsonl",
         "general_test.jsonl",
+        "general_val.jsonl",
     ]
     train = [json.loads(x) for x in (tmp_path / "domain_train.jsonl").read_text().splitlines()]
     test = [json.loads(x) for x in (tmp_path / "domain_test.jsonl").read_text().splitlines()]
@@ -131,6 +132,7 @@ def test_generalisation_bench_prints_base_against_naive(tmp_path, tiny_dir):
     assert "withholding the audio makes the base 3x worse or more in" in done.stdout
     assert (out / "generalisation.png").stat().st_size > 0
     assert report["decodings"] == ["argmax"] and f"{tiny_dir}, argmax" in done.stdout
+    assert report["vs_base"] == {} and "vs_naive" not in report  # bootstrap=0: no differences
     viterbi = subprocess.run(
         [sys.executable, str(root / "bench" / "demo_generalisation.py"), "--model", str(tiny_dir),
          "--tests", str(tests), "--languages", "en", "--buckets", "1-5s", "--out",

@@ -13,7 +13,14 @@ import time
 
 from ..demo.testsets import domain_splits, make_splits, test_splits
 
-DOMAIN_SIZES = ("domain_train", "domain_val", "domain_test", "general_test", "general_replay")
+DOMAIN_SIZES = (
+    "domain_train",
+    "domain_val",
+    "domain_test",
+    "general_test",
+    "general_replay",
+    "general_val",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,4 +65,5 @@ def _renamed(sizes: dict[str, int]) -> dict[str, int]:
         "test": sizes["domain_test"],
         "general": sizes["general_test"],
         "replay": sizes["general_replay"],
+        "general_val": sizes["general_val"],
     }

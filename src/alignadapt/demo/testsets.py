@@ -10,8 +10,9 @@ those `text.held_out` reserves, so nothing here was heard in pretraining or in `
 - general_test.jsonl: general English in unseen voices (forgetting, `make train`);
 - tests/long_*.jsonl: recordings of 3 to 10 minutes (long-audio alignment).
 
-`make train`'s own splits (domain_train, domain_val, general_replay) use training voices: the
-domain vocabulary is new to the base, the voices are not.
+`make train`'s own splits (domain_train, domain_val, general_replay, general_val) use training
+voices: the domain vocabulary is new to the base, the voices are not. The two validation sets
+are never trained on; choices (the checkpoint, `make train`'s settings) are made on them.
 """
 
 from __future__ import annotations
@@ -85,9 +86,16 @@ def test_splits(per_cell: int = 10, long_count: int = 2) -> list[Split]:
 
 
 def domain_splits(
-    train: int = 300, val: int = 40, test: int = 120, general: int = 120, replay: int = 300
+    train: int = 300,
+    val: int = 40,
+    test: int = 120,
+    general: int = 120,
+    replay: int = 300,
+    general_val: int = 40,
 ) -> list[Split]:
-    """`make train`: domain speech in training voices to learn from, unseen voices to test on."""
+    """`make train`: domain speech in training voices to learn from, unseen voices to test on.
+    The two validation sets (domain_val, general_val) are what choices are made on
+    (`bench/make_train_choice.py`), so the test sets are only measured."""
     d, g = DOMAIN_CONDITIONS, Conditions()
     return [
         Split(
@@ -106,6 +114,7 @@ def domain_splits(
         ),
         Split("general_test", general, side="test", seconds=(2.0, 12.0), conditions=g),
         Split("general_replay", replay, side="train", seconds=(2.0, 12.0), conditions=g),
+        Split("general_val", general_val, side="train", seconds=(2.0, 12.0), conditions=g),
     ]
 
 
