@@ -113,6 +113,12 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
         assert diff["ci95_ms"][0] <= diff["aas_diff_ms"] <= diff["ci95_ms"][1]
         expected = metrics["columns"][c]["aas_ms"] - metrics["columns"][diff["base"]]["aas_ms"]
         assert diff["aas_diff_ms"] == pytest.approx(expected)
+    assert list(metrics["vs_naive"]) == columns[:-1]  # every model against the no-model baseline
+    for c, diff in metrics["vs_naive"].items():
+        assert diff["base"] == "naive" and diff["utterances"] == 5
+        expected = metrics["columns"][c]["aas_ms"] - metrics["columns"]["naive"]["aas_ms"]
+        assert diff["aas_diff_ms"] == pytest.approx(expected)
+        assert diff["ci95_ms"][0] <= diff["aas_diff_ms"] <= diff["ci95_ms"][1]
 
     with open(out / "words.csv") as f:
         words = list(csv.DictReader(f))
@@ -165,6 +171,7 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
     assert "listening: " + verdict("base", base_check).splitlines()[0] in table
     assert "AAS German (ms)" in table and "AAS terms (ms)" in table
     assert "AAS adapted/argmax - base/argmax" in table and "not scored: held_out.jsonl:6" in table
+    assert "AAS adapted/argmax - naive" in table and "AAS base/monotonic - naive" in table
 
     runs = list((tmp_path / "run").glob("wandb/offline-run-*/run-*.wandb"))
     assert len(runs) == 1
@@ -173,7 +180,9 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
         if record.WhichOneof("record_type") == "history":
             keys.update(item.key or ".".join(item.nested_key) for item in record.history.item)
     assert (
-        "eval/adapted/argmax/aas_ms" in keys and "eval/vs_base/adapted/argmax/aas_diff_ms" in keys
+        "eval/adapted/argmax/aas_ms" in keys
+        and "eval/vs_base/adapted/argmax/aas_diff_ms" in keys
+        and "eval/vs_naive/adapted/argmax/aas_diff_ms" in keys
     )
     assert any(k.startswith("eval/plots/worst_1") for k in keys)
     assert any(k.startswith("eval/worst_words/adapted/argmax") for k in keys)

@@ -159,7 +159,8 @@ def format_table(metrics: dict) -> str:
         "  ".join(v.ljust(width[i]) if i == 0 else v.rjust(width[i]) for i, v in enumerate(r))
         for r in [header, *rows]
     ]
-    for column, diff in metrics.get("vs_base", {}).items():
+    differences = [*metrics.get("vs_base", {}).items(), *metrics.get("vs_naive", {}).items()]
+    for column, diff in differences:
         low, high = diff["ci95_ms"]
         verdict = "a real difference" if high < 0 or low > 0 else "not distinguishable from 0"
         if diff.get("utterances", metrics["utterances"]) < MIN_BOOTSTRAP_UTTERANCES:

@@ -196,6 +196,8 @@ def run_evaluation(
 
     `naive` adds the baseline that spreads units over the voiced span by length (naive.py);
     `predictions` maps a column name to another tool's output: {path, format, tier}.
+    `bootstrap` resamples give each model's AAS difference to the base and to naive a 95%
+    interval (`vs_base`, `vs_naive`); 0 leaves the differences out.
     """
     settings = settings or AlignerSettings()
     decodings = settings.decodings
@@ -275,7 +277,7 @@ def run_evaluation(
             decoding = decodings[0]
             if not mapping[column]["utterances"]:
                 continue  # nothing mapped: nothing to compare (the report lists why)
-        if not column.startswith("base") and column != "naive":
+        if not column.startswith("base") and column != "naive" and bootstrap > 0:
             vs_base[column] = {
                 "base": base_columns[decoding],
                 **bootstrap_aas_difference(
@@ -283,6 +285,15 @@ def run_evaluation(
                 ),
             }
     metrics["vs_base"] = vs_base
+    if "naive" in columns and bootstrap > 0:  # does a model beat the no-model baseline?
+        metrics["vs_naive"] = {
+            column: {
+                "base": "naive",
+                **bootstrap_aas_difference(results, column, "naive", bootstrap, seed),
+            }
+            for column in columns
+            if column != "naive" and (column not in mapping or mapping[column]["utterances"])
+        }
     write_report(Path(out_dir), metrics, results, columns, term_units, worst, loggers)
     return metrics
 
@@ -383,6 +394,7 @@ def log_to_wandb(loggers: Sequence, metrics: dict, images: dict, results, column
 
         run = logger.experiment
         scalars = flatten("eval", metrics["columns"]) | flatten("eval/vs_base", metrics["vs_base"])
+        scalars |= flatten("eval/vs_naive", metrics.get("vs_naive", {}))
         run.log(scalars | {f"eval/plots/{k}": wandb.Image(str(p)) for k, p in images.items()})
         for column in columns:
             rows = worst_words(results, column)
