@@ -34,7 +34,8 @@ LEVERS: dict[str, list[str]] = {
     "replay_70": ["lora=decoder_attn", REPLAY, "data.replay.share=0.7"],
     "preset_attn_mlp": ["lora=decoder_attn_mlp", NO_REPLAY],
     "preset_audio": ["lora=decoder_audio", NO_REPLAY],
-    "default (demo_lora: preset_audio r=16 + replay_70)": [],
+    # make train's replay until bench/make_train_choice.py chose 50% (the README's table has it)
+    "audio_replay_70 (preset_audio r=16 + replay_70)": ["data.replay.share=0.7"],
 }
 
 
