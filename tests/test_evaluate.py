@@ -71,6 +71,7 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
         "words.csv",
         "plots/error_distribution.png",
         "plots/error_by_position.png",
+        "plots/error_by_time.png",
         "plots/worst_1.png",
         "plots/worst_2.png",
     } <= files
@@ -189,3 +190,31 @@ def test_evaluate_writes_the_full_report_for_base_and_adapter(
 
     with pytest.raises(FileExistsError, match="force=true"):
         evaluate(cfg)
+
+
+def test_error_by_time_bins_each_words_error_by_where_it_starts(tmp_path):
+    from alignadapt.evaluation.report import (
+        UttResult,
+        error_by_time,
+        plot_error_by_time,
+        time_bin_width,
+    )
+    from alignadapt.model.decoding import Decoded
+
+    def utt(key, reference, predicted):
+        r = UttResult(key, ["w"] * len(reference), np.array(reference), "English", "x.wav")
+        r.predictions["model"] = Decoded(times=np.array(predicted).ravel(), repaired=0)
+        return r
+
+    results = [  # word errors (mean of start and end errors): 10, 30 | 100 | 300 ms
+        utt("a", [[0.5, 1.0], [1.5, 1.9]], [[0.49, 1.01], [1.53, 1.93]]),
+        utt("b", [[2.5, 3.0], [6.0, 6.5]], [[2.6, 3.1], [6.3, 6.8]]),
+    ]
+    starts, means, words = error_by_time(results, "model", 2.0)
+    assert starts.tolist() == [0.0, 2.0, 6.0]  # the empty 4-6 s bin is left out
+    assert means == pytest.approx([20.0, 100.0, 300.0])
+    assert words.tolist() == [2, 1, 1]
+    assert [len(x) for x in error_by_time(results, "other", 2.0)] == [0, 0, 0]
+    assert [time_bin_width(s) for s in (6.8, 15.0, 16.0, 3600.0, 10**6)] == [1, 1, 2, 300, 600]
+    path = plot_error_by_time(results, ["model"], tmp_path / "t.png", title="set")
+    assert path.stat().st_size > 0

@@ -352,6 +352,52 @@ def plot_error_by_position(
     return _save_legend_plot(fig, ax, path, "error by position", title)
 
 
+TIME_BIN_WIDTHS_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+
+def error_by_time(
+    results: Sequence[UttResult], column: str, width_s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean word error (ms, the mean of its start and end errors) by where the word starts
+    in its recording, in bins of `width_s` seconds: (bin starts in s, mean errors, words),
+    empty bins left out. A model that loses count shows an error that grows with time."""
+    starts, errors = [], []
+    for r in scored(results, column):
+        starts.append(np.asarray(r.reference, dtype=np.float64).reshape(-1, 2)[:, 0])
+        errors.append(r.errors(column).reshape(-1, 2).mean(axis=1))
+    if not starts:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=int)
+    bins = np.floor(np.concatenate(starts) / width_s).astype(int)
+    counts = np.bincount(bins)
+    sums = np.bincount(bins, weights=np.concatenate(errors))
+    kept = np.flatnonzero(counts)
+    return kept * width_s, sums[kept] / counts[kept], counts[kept]
+
+
+def time_bin_width(longest_s: float, most_bins: int = 15) -> float:
+    """The smallest of TIME_BIN_WIDTHS_S that cuts `longest_s` into at most `most_bins`."""
+    for width in TIME_BIN_WIDTHS_S:
+        if longest_s / width <= most_bins:
+            return width
+    return TIME_BIN_WIDTHS_S[-1]
+
+
+def plot_error_by_time(
+    results: Sequence[UttResult], columns: Sequence[str], path: Path, title: str = ""
+) -> Path:
+    """Mean error against the seconds into the recording where the word starts."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    longest = max((float(np.max(r.reference, initial=0.0)) for r in results), default=0.0)
+    width = time_bin_width(longest)
+    for c in columns:
+        starts, means, _ = error_by_time(results, c, width)
+        ax.plot(starts + width / 2, means, marker="o", label=c)
+    ax.set_xlabel(f"seconds into the recording where the word starts (bins of {width:g} s)")
+    ax.set_ylabel("mean error (ms)")
+    return _save_legend_plot(fig, ax, path, "error by time", title)
+
+
 def timeline_figure(
     units: Sequence[str],
     rows: Sequence[tuple[str, np.ndarray]],

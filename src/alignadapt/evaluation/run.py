@@ -38,6 +38,7 @@ from .report import (
     column_metrics,
     format_table,
     plot_error_by_position,
+    plot_error_by_time,
     plot_error_distribution,
     plot_timeline,
     set_title,
@@ -361,6 +362,9 @@ def write_report(
         ),
         "error_by_position": plot_error_by_position(
             results, columns, plots / "error_by_position.png", title=title
+        ),
+        "error_by_time": plot_error_by_time(
+            results, columns, plots / "error_by_time.png", title=title
         ),
     }
     # worst utterances: by their mean AAS over the columns
