@@ -188,7 +188,7 @@ def test_every_external_format_scores_like_alignadapts_own_json(tmp_path, tiny_d
         tmp_path / "report",
         AlignerSettings(),
         bootstrap=50,
-        naive=False,
+        naive=True,
         worst=1,
         predictions=specs,
     )
@@ -214,6 +214,12 @@ def test_every_external_format_scores_like_alignadapts_own_json(tmp_path, tiny_d
     assert metrics["vs_base"]["partial"]["utterances"] == 3
     assert metrics["mapping"]["unrelated"]["utterances"] == 0
     assert metrics["columns"]["unrelated"]["slots"] == 0 and "unrelated" not in metrics["vs_base"]
+    # against naive too: on the utterances both have, never a column with nothing mapped
+    assert "unrelated" not in metrics["vs_naive"] and "naive" not in metrics["vs_naive"]
+    assert metrics["vs_naive"]["partial"]["utterances"] == 3
+    assert metrics["vs_naive"]["own"]["aas_diff_ms"] == pytest.approx(
+        own["aas_ms"] - metrics["columns"]["naive"]["aas_ms"]
+    )
     table = (tmp_path / "report" / "table.txt").read_text()
     assert "partial: 3 of 5 utterances mapped" in table
     assert f"not mapped: ref.jsonl:4: no prediction for recording {stems[3]!r}" in table

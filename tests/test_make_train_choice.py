@@ -42,6 +42,8 @@ def test_a_finished_run_is_read_back_not_trained_again(tmp_path, monkeypatch):
     run_dir = tmp_path / "r8_replay50_seed42"
     (run_dir / "train" / "adapter").mkdir(parents=True)
     (run_dir / "train_minutes.txt").write_text("6.5\n")
+    made_with = {"seed": 42, "steps": None, "overrides": ["lora.r=8"]}
+    (run_dir / "run.json").write_text(json.dumps(made_with))
     for split, adapted in (("domain_val", 201.25), ("general_val", 220.0)):
         (run_dir / split).mkdir()
         columns = {"base": {"aas_ms": 535.6}, "adapted": {"aas_ms": adapted}}
@@ -54,6 +56,11 @@ def test_a_finished_run_is_read_back_not_trained_again(tmp_path, monkeypatch):
         "domain_val": {"base": 535.6, "adapted": 201.2},
         "general_val": {"base": 535.6, "adapted": 220.0},
     }
+    # the same folder made with other steps (a smoke run) is trained again, not read back
+    monkeypatch.setattr(bench, "columns", lambda report: {"adapted": 1.0})
+    bench.one_run(run_dir, 42, ["lora.r=8"], steps=3)
+    assert "trainer.max_steps=3" in calls[0]
+    assert json.loads((run_dir / "run.json").read_text())["steps"] == 3
 
 
 def test_an_unfinished_run_is_started_again_on_the_validation_sets_only(tmp_path, monkeypatch):

@@ -383,17 +383,27 @@ def time_bin_width(longest_s: float, most_bins: int = 15) -> float:
 
 
 def plot_error_by_time(
-    results: Sequence[UttResult], columns: Sequence[str], path: Path, title: str = ""
+    results: Sequence[UttResult],
+    columns: Sequence[str],
+    path: Path,
+    title: str = "",
+    min_words: int = 10,
 ) -> Path:
-    """Mean error against the seconds into the recording where the word starts."""
+    """Mean error against the seconds into the recording where the word starts (bins with
+    fewer than `min_words` words are left out: a mean of a few words is noise)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     longest = max((float(np.max(r.reference, initial=0.0)) for r in results), default=0.0)
     width = time_bin_width(longest)
     for c in columns:
-        starts, means, _ = error_by_time(results, c, width)
-        ax.plot(starts + width / 2, means, marker="o", label=c)
-    ax.set_xlabel(f"seconds into the recording where the word starts (bins of {width:g} s)")
+        starts, means, words = error_by_time(results, c, width)
+        kept = words >= min_words
+        ax.plot(starts[kept] + width / 2, means[kept], marker="o", label=c)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(
+        f"seconds into the recording where the word starts (bins of {width:g} s, "
+        f"{min_words} words or more)"
+    )
     ax.set_ylabel("mean error (ms)")
     return _save_legend_plot(fig, ax, path, "error by time", title)
 

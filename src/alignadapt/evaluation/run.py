@@ -286,6 +286,7 @@ def run_evaluation(
                 ),
             }
     metrics["vs_base"] = vs_base
+    metrics["vs_naive"] = {}
     if "naive" in columns and bootstrap > 0:  # does a model beat the no-model baseline?
         metrics["vs_naive"] = {
             column: {
@@ -398,7 +399,7 @@ def log_to_wandb(loggers: Sequence, metrics: dict, images: dict, results, column
 
         run = logger.experiment
         scalars = flatten("eval", metrics["columns"]) | flatten("eval/vs_base", metrics["vs_base"])
-        scalars |= flatten("eval/vs_naive", metrics.get("vs_naive", {}))
+        scalars |= flatten("eval/vs_naive", metrics["vs_naive"])
         run.log(scalars | {f"eval/plots/{k}": wandb.Image(str(p)) for k, p in images.items()})
         for column in columns:
             rows = worst_words(results, column)
