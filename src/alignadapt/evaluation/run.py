@@ -286,16 +286,17 @@ def run_evaluation(
                 ),
             }
     metrics["vs_base"] = vs_base
-    metrics["vs_naive"] = {}
-    if "naive" in columns and bootstrap > 0:  # does a model beat the no-model baseline?
-        metrics["vs_naive"] = {
-            column: {
-                "base": "naive",
-                **bootstrap_aas_difference(results, column, "naive", bootstrap, seed),
-            }
-            for column in columns
-            if column != "naive" and (column not in mapping or mapping[column]["utterances"])
+    against_naive = "naive" in columns and bootstrap > 0  # does a model beat no model?
+    metrics["vs_naive"] = {
+        column: {
+            "base": "naive",
+            **bootstrap_aas_difference(results, column, "naive", bootstrap, seed),
         }
+        for column in columns
+        if against_naive
+        and column != "naive"
+        and (column not in mapping or mapping[column]["utterances"])
+    }
     write_report(Path(out_dir), metrics, results, columns, term_units, worst, loggers)
     return metrics
 
